@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// The `mesh-sim` command: parses arguments, runs a command, turns every failure into
+// a message and an exit code. Commands live beside this file, one module each.
+
+import { Command, CommanderError } from 'commander';
+import { VERSION } from '../version.js';
+import { EXIT, UserError } from './exit-codes.js';
+import { validateCommand, type Output } from './validate.js';
+
+const stdio: Output = {
+  out: (line) => process.stdout.write(line + '\n'),
+  err: (line) => process.stderr.write(line + '\n'),
+};
+
+function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('mesh-sim')
+    .usage('<command> [options]')
+    .description('A service mesh on one laptop: sidecars, traffic, faults, metrics and traces, live.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show help for a command')
+    .helpCommand('help [command]', 'show help for a command')
+    .showHelpAfterError("(run 'mesh-sim --help' for usage)")
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    .addHelpText('after', `
+Examples:
+  mesh-sim up scenarios/bookinfo.yaml          watch Bookinfo live in the terminal
+  mesh-sim run scenarios/retry-storm.yaml      run without the UI; exit 1 if a check fails
+  mesh-sim validate scenarios/*.yaml           report every problem in every file
+
+Scenario format: see README.md ("The scenario file").`);
+
+  program
+    .command('validate')
+    .summary('check scenario files and report every problem in them')
+    .description('Check scenario files against the scenario format and report every problem found,\n' +
+      'each as FILE:LINE:COL: PATH: message. Warnings (rules that will not do what\n' +
+      'they seem to) do not fail validation.')
+    .argument('<files...>', 'scenario files (YAML)')
+    .addHelpText('after', `
+Exit status: 0 when every file is valid, 2 when any has a problem.
+
+Examples:
+  mesh-sim validate scenarios/bookinfo.yaml
+  mesh-sim validate scenarios/*.yaml`)
+    .action(async (files: string[]) => setExit(await validateCommand(files, stdio)));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let exitCode: number = EXIT.ok;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      return benign ? EXIT.ok : EXIT.badInput;
+    }
+    if (error instanceof UserError) {
+      stdio.err(`mesh-sim: ${error.message}`);
+      return error.exitCode;
+    }
+    stdio.err(`mesh-sim: internal error: ${(error as Error).message ?? String(error)}`);
+    if (process.env.MESH_SIM_DEBUG) stdio.err((error as Error).stack ?? '');
+    else stdio.err('(this is a bug in mesh-sim; MESH_SIM_DEBUG=1 shows where it happened)');
+    return EXIT.internal;
+  }
+}
+
+const code = await main(process.argv);
+process.exitCode = code;
