@@ -13,6 +13,7 @@ import type { Path } from './problems.js';
 import type { CheckExpr } from './check-expr.js';
 import { didYouMean } from './suggest.js';
 import { formatDuration } from './units.js';
+import { ejectableHosts } from '../policy/outlier.js';
 
 export interface Reporter {
   error(path: Path, message: string, atKey?: boolean): void;
@@ -352,6 +353,22 @@ function warnAboutSurprises(
     if (failing.length > 0) {
       const v = failing[0]!;
       report.warn(retriesPath, `${service}'s own ${v.errorStatus}s (errorRate ${v.errorRate}) are not retried: retryOn (${policy.retries.retryOn.join(',')}) has no 5xx${v.errorStatus >= 502 && v.errorStatus <= 504 ? ' or gateway-error' : ''}`);
+    }
+  }
+  const od = policy.outlierDetection;
+  if (spec && od) {
+    // The clusters ejection works in: one per routed version, or all instances when unrouted.
+    const routed = new Set(policy.routes.flatMap((r) => r.destinations.map((d) => d.version)));
+    const clusters = routed.size === 0
+      ? [{ name: service, hosts: spec.versions.reduce((n, v) => n + v.replicas, 0) }]
+      : spec.versions.filter((v) => routed.has(v.name)).map((v) => ({ name: `${service} ${v.name}`, hosts: v.replicas }));
+    const stuck = clusters.filter((c) => c.hosts > 0 && ejectableHosts(c.hosts, od.maxEjectionPercent) === 0);
+    if (stuck.length > 0) {
+      const c = stuck[0]!;
+      const needed = Math.ceil(100 / c.hosts);
+      report.warn([...path, 'outlierDetection'], `maxEjectionPercent ${od.maxEjectionPercent} ejects no host from ${c.name} (${c.hosts} ` +
+        `host${c.hosts === 1 ? '' : 's'}): Envoy keeps the ejected share within it, and 1 of ${c.hosts} is ${Math.round(100 / c.hosts)} %; ` +
+        `set it to at least ${needed} to see ejections`);
     }
   }
   if (spec) {

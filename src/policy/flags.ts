@@ -1,0 +1,27 @@
+// Envoy's response flags, as access logs and istio_requests_total carry them, with
+// the plain words the terminal UI uses to say why a request failed.
+
+export const RESPONSE_FLAGS = {
+  DI: 'the request was delayed by an injected fault (fault.delay)',
+  FI: 'the request was aborted by an injected fault (fault.abort)',
+  UT: "the caller's timeout fired before the upstream answered",
+  URX: 'the retries ran out: every attempt failed',
+  UF: 'the upstream could not be connected to (is it running?)',
+  UC: 'the upstream closed the connection before answering',
+  UO: 'the connection pool overflowed: too many requests already waiting (connectionPool)',
+  UH: 'no healthy upstream: every instance is ejected or gone',
+  NR: 'no route matched the request (routes)',
+  DC: 'the caller went away before the answer (it timed out or gave up)',
+} as const;
+
+export type ResponseFlag = keyof typeof RESPONSE_FLAGS;
+
+/** The access-log form: flags joined by commas, `-` for none. */
+export function formatFlags(flags: readonly ResponseFlag[]): string {
+  return flags.length === 0 ? '-' : flags.join(',');
+}
+
+export function parseFlags(text: string | undefined): ResponseFlag[] {
+  if (!text || text === '-') return [];
+  return text.split(',').filter((f): f is ResponseFlag => f in RESPONSE_FLAGS);
+}
