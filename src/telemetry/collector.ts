@@ -1,0 +1,58 @@
+// The collector's receiving end: OTLP/HTTP JSON on /v1/traces, as any OpenTelemetry
+// exporter sends it (gzip or not). Spans go to whoever the mesh connects.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import { decodeSpans, OtlpFormatError } from './otlp.js';
+import type { Span } from './span.js';
+
+const gunzipAsync = promisify(gunzip);
+export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Handles POST /v1/traces; false for other paths. */
+export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans: (spans: Span[]) => void): boolean {
+  const path = (req.url ?? '').split('?')[0];
+  if (path !== '/v1/traces') return false;
+  if (req.method !== 'POST') {
+    reply(res, 405, { error: 'POST OTLP/HTTP JSON spans here' });
+    return true;
+  }
+  const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
+  if (type !== 'application/json') {
+    req.resume();
+    reply(res, 415, { error: `${type} is not supported: send OTLP/HTTP JSON (application/json), e.g. @opentelemetry/exporter-trace-otlp-http` });
+    return true;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_EXPORT_BYTES) tooLarge = true;
+    else chunks.push(chunk);
+  });
+  req.on('end', async () => {
+    if (tooLarge) {
+      reply(res, 413, { error: `an export is at most ${MAX_EXPORT_BYTES} bytes` });
+      return;
+    }
+    try {
+      let body = Buffer.concat(chunks);
+      if (req.headers['content-encoding'] === 'gzip') body = await gunzipAsync(body);
+      const { spans, rejected } = decodeSpans(JSON.parse(body.toString('utf8')));
+      onSpans(spans);
+      reply(res, 200, rejected > 0 ? { partialSuccess: { rejectedSpans: rejected, errorMessage: 'spans without valid ids or times were dropped' } } : {});
+    } catch (error) {
+      const message = error instanceof OtlpFormatError || error instanceof SyntaxError ? error.message : `cannot read export: ${(error as Error).message}`;
+      reply(res, 400, { error: message });
+    }
+  });
+  return true;
+}

@@ -1,0 +1,38 @@
+// Judging a check against what the collector measured: timeline checks over the window
+// since the previous event, `checks:` over the whole run.
+
+import { compare, isLatencyFunction, type CheckExpr } from '../scenario/check-expr.js';
+import type { RequestStats, Window } from './stats.js';
+
+export interface CheckResult {
+  expr: string;
+  /** `at` of a timeline check, as written; absent for a whole-run check. */
+  at?: string;
+  ok: boolean;
+  /** The measured value, in the check's unit (ms for latencies); null when nothing was measured. */
+  value: number | null;
+  /** Why there is no value, when there is none. */
+  note?: string;
+}
+
+export function measure(expr: CheckExpr, stats: RequestStats, window: Window | undefined, runSeconds: number): number {
+  const f = stats.service(expr.service, expr.version, window, runSeconds);
+  switch (expr.func) {
+    case 'rps': return f.rps;
+    case 'requests': return f.requests;
+    case 'error_rate': return f.errorRate;
+    case 'p50': return f.p50Ms;
+    case 'p90': return f.p90Ms;
+    case 'p99': return f.p99Ms;
+  }
+}
+
+export function judge(expr: CheckExpr, stats: RequestStats, window: Window | undefined, runSeconds: number): CheckResult {
+  const value = measure(expr, stats, window, runSeconds);
+  if (Number.isNaN(value)) {
+    const who = expr.version ? `${expr.service} ${expr.version}` : expr.service;
+    return { expr: expr.text, ok: false, value: null, note: `${who} answered no requests${window ? ' in this window' : ''}: no latency to judge` };
+  }
+  const rounded = isLatencyFunction(expr.func) || expr.func === 'rps' ? Math.round(value * 10) / 10 : expr.func === 'error_rate' ? Math.round(value * 10000) / 10000 : value;
+  return { expr: expr.text, ok: compare(value, expr.op, expr.value), value: rounded };
+}
