@@ -1,0 +1,68 @@
+// The control plane's HTTP face: long polls from sidecars and workloads. A poll that
+// names the version the caller holds acknowledges it and waits for the next one.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ControlPlane, InstanceIdentity } from './plane.js';
+import { POLL_TIMEOUT_MS } from './protocol.js';
+
+type Route = 'sidecar' | 'workload';
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Handles /v1/sidecar/{instance} and /v1/workload/{instance}; false for other paths. */
+export function handleControl(
+  plane: ControlPlane,
+  identities: (instance: string) => InstanceIdentity | undefined,
+  req: IncomingMessage,
+  res: ServerResponse,
+  pollTimeoutMs = POLL_TIMEOUT_MS,
+): boolean {
+  const url = new URL(req.url ?? '/', 'http://control');
+  const match = /^\/v1\/(sidecar|workload)\/([A-Za-z0-9._-]+)$/.exec(url.pathname);
+  if (!match || req.method !== 'GET') return false;
+  const route = match[1] as Route;
+  const instance = match[2]!;
+  const held = Number(url.searchParams.get('version') ?? '0');
+  const identity = identities(instance);
+  if (!identity) {
+    sendJson(res, 404, { error: `no instance ${instance} in this mesh` });
+    return true;
+  }
+  if (route === 'sidecar') plane.noteSidecarPoll(instance, held, Date.now());
+
+  const reply = () => {
+    if (route === 'sidecar') sendJson(res, 200, plane.sidecarSnapshot());
+    else {
+      const snapshot = plane.workloadSnapshot(identity.service, identity.version);
+      if (snapshot) sendJson(res, 200, snapshot);
+      else sendJson(res, 404, { error: `no behaviour for ${identity.service} ${identity.version}` });
+    }
+  };
+  if (held !== plane.version) {
+    reply();
+    return true;
+  }
+  const onChange = () => {
+    cleanup();
+    reply();
+  };
+  const timer = setTimeout(() => {
+    cleanup();
+    res.writeHead(204).end();
+  }, pollTimeoutMs);
+  const cleanup = () => {
+    clearTimeout(timer);
+    plane.off('change', onChange);
+    req.off('close', onClose);
+  };
+  const onClose = () => {
+    if (!res.writableEnded) cleanup();
+  };
+  plane.on('change', onChange);
+  req.on('close', onClose);
+  return true;
+}
