@@ -1,0 +1,24 @@
+// How a sample workload process is told who it is: one JSON environment variable,
+// the same on every runtime.
+
+import { readBootEnv } from '../runtime/boot-env.js';
+
+import type { WorkloadSnapshot } from '../control/protocol.js';
+
+export interface WorkloadBoot {
+  instance: string;
+  service: string;
+  version: string;
+  listen: { host: string; port: number };
+  /** Its sidecar's outbound listener, where calls go (what HTTP_PROXY names). */
+  proxy: { host: string; port: number };
+  /** Where to poll for behaviour changes; absent means the initial behaviour is final. */
+  controlUrl: string | undefined;
+  initial: WorkloadSnapshot;
+}
+
+export const WORKLOAD_ENV = 'MESH_SIM_WORKLOAD';
+
+export function readWorkloadBoot(env: NodeJS.ProcessEnv): WorkloadBoot {
+  return readBootEnv<WorkloadBoot>(env, WORKLOAD_ENV);
+}
