@@ -1,0 +1,36 @@
+// How a sidecar process is told who it is and where to listen: one JSON environment
+// variable, the same on every runtime.
+
+import { readBootEnv } from '../runtime/boot-env.js';
+
+export type SidecarMode = 'sidecar' | 'gateway';
+
+export interface SidecarBoot {
+  /** Pod-like instance name: `reviews-v2-0`, or `istio-ingressgateway`. */
+  instance: string;
+  service: string;
+  version: string;
+  namespace: string;
+  /** Istio's workload name (the Deployment): `reviews-v2`. */
+  workload: string;
+  mode: SidecarMode;
+  listen: {
+    host: string;
+    /** Where callers reach the service through this sidecar (sidecar mode). */
+    inbound: number;
+    /** Where the app sends its calls (HTTP_PROXY); in gateway mode, the traffic's way in. */
+    outbound: number;
+    /** /stats/prometheus, /healthz/ready, /config_dump, /clusters. */
+    admin: number;
+  };
+  /** Where the app listens, in the same pod (sidecar mode). */
+  app: { host: string; port: number } | undefined;
+  /** The control plane and collector: polls go to /v1/sidecar/..., spans to /v1/traces. */
+  controlUrl: string;
+}
+
+export const SIDECAR_ENV = 'MESH_SIM_SIDECAR';
+
+export function readSidecarBoot(env: NodeJS.ProcessEnv): SidecarBoot {
+  return readBootEnv<SidecarBoot>(env, SIDECAR_ENV);
+}

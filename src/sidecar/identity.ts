@@ -1,0 +1,92 @@
+// Who is on each side of a request, in Istio's terms, and the standard label set of
+// istio_requests_total built from it, so PromQL written for Istio works here.
+
+import { GATEWAY, NAMESPACE, serviceFqdn } from '../control/protocol.js';
+import type { SidecarBoot } from './boot.js';
+
+export interface Peer {
+  workload: string;
+  namespace: string;
+  app: string;
+  version: string;
+  canonicalService: string;
+  canonicalRevision: string;
+}
+
+export const UNKNOWN_PEER: Peer = {
+  workload: 'unknown', namespace: 'unknown', app: 'unknown', version: 'unknown', canonicalService: 'unknown', canonicalRevision: 'unknown',
+};
+
+export function selfPeer(boot: SidecarBoot): Peer {
+  if (boot.mode === 'gateway') {
+    return { workload: GATEWAY.name, namespace: GATEWAY.namespace, app: GATEWAY.name, version: 'unknown', canonicalService: GATEWAY.name, canonicalRevision: 'latest' };
+  }
+  return { workload: boot.workload, namespace: boot.namespace, app: boot.service, version: boot.version, canonicalService: boot.service, canonicalRevision: boot.version };
+}
+
+export function servicePeer(service: string, version: string): Peer {
+  return { workload: `${service}-${version}`, namespace: NAMESPACE, app: service, version, canonicalService: service, canonicalRevision: version };
+}
+
+/** The peer header a caller's sidecar sends: Istio's metadata exchange, in one line. */
+export function encodePeer(peer: Peer): string {
+  return [peer.workload, peer.namespace, peer.app, peer.version, peer.canonicalService, peer.canonicalRevision].join(';');
+}
+
+export function decodePeer(value: string | string[] | undefined): Peer {
+  const text = Array.isArray(value) ? value[0] : value;
+  const parts = text?.split(';');
+  if (!parts || parts.length !== 6) return UNKNOWN_PEER;
+  const [workload, namespace, app, version, canonicalService, canonicalRevision] = parts as [string, string, string, string, string, string];
+  return { workload, namespace, app, version, canonicalService, canonicalRevision };
+}
+
+export const ISTIO_LABELS = [
+  'reporter', 'source_workload', 'source_workload_namespace', 'source_principal', 'source_app', 'source_version',
+  'source_canonical_service', 'source_canonical_revision', 'source_cluster', 'destination_workload',
+  'destination_workload_namespace', 'destination_principal', 'destination_app', 'destination_version',
+  'destination_service', 'destination_service_name', 'destination_service_namespace', 'destination_canonical_service',
+  'destination_canonical_revision', 'destination_cluster', 'request_protocol', 'response_code', 'grpc_response_status',
+  'response_flags', 'connection_security_policy',
+] as const;
+
+export type IstioLabelName = (typeof ISTIO_LABELS)[number];
+export type IstioLabels = Record<IstioLabelName, string>;
+
+export function istioLabels(
+  reporter: 'source' | 'destination',
+  source: Peer,
+  destination: Peer,
+  destinationService: string,
+  responseCode: number,
+  responseFlags: string,
+): IstioLabels {
+  const known = destinationService !== 'unknown';
+  return {
+    reporter,
+    source_workload: source.workload,
+    source_workload_namespace: source.namespace,
+    source_principal: 'unknown',
+    source_app: source.app,
+    source_version: source.version,
+    source_canonical_service: source.canonicalService,
+    source_canonical_revision: source.canonicalRevision,
+    source_cluster: 'Kubernetes',
+    destination_workload: destination.workload,
+    destination_workload_namespace: destination.namespace,
+    destination_principal: 'unknown',
+    destination_app: destination.app,
+    destination_version: destination.version,
+    destination_service: known ? serviceFqdn(destinationService) : 'unknown',
+    destination_service_name: destinationService,
+    destination_service_namespace: known ? NAMESPACE : 'unknown',
+    destination_canonical_service: destination.canonicalService,
+    destination_canonical_revision: destination.canonicalRevision,
+    destination_cluster: 'Kubernetes',
+    request_protocol: 'http',
+    response_code: String(responseCode),
+    grpc_response_status: '',
+    response_flags: responseFlags,
+    connection_security_policy: reporter === 'destination' ? 'none' : 'unknown',
+  };
+}
