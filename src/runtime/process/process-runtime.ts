@@ -1,0 +1,218 @@
+// The embedded default runtime: every app and sidecar a local process on 127.0.0.1,
+// no Docker needed. Each child is its own process group (Ctrl-C reaches mesh-sim, which
+// stops them in order) and holds an IPC channel, so if mesh-sim dies they follow.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { SIDECAR_ENV, type SidecarBoot } from '../../sidecar/boot.js';
+import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
+import { NAMESPACE } from '../../control/protocol.js';
+import {
+  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment, type Runtime,
+  type RuntimeHooks, type RuntimePreparation, type StartedInstance,
+} from '../runtime.js';
+import { freePorts } from './ports.js';
+import { LineSplitter } from '../lines.js';
+import { RunRecord } from '../run-record.js';
+
+const SIDECAR_MAIN = fileURLToPath(new URL('../../sidecar/main.js', import.meta.url));
+const WORKLOAD_MAIN = fileURLToPath(new URL('../../workload/main.js', import.meta.url));
+const LOOPBACK = '127.0.0.1';
+/**
+ * Flags for the children's node. None for now: a smaller young generation saved a few
+ * MB per process at light load but cost a quarter of a sidecar's throughput under load
+ * (npm run bench).
+ */
+const CHILD_NODE_FLAGS: string[] = [];
+const LAST_WORDS = 12;
+
+interface Member {
+  container: 'sidecar' | 'app';
+  child: ChildProcess;
+  exited: Promise<void>;
+  lastWords: string[];
+  /** A user's command runs in its own process group, killed as a group. */
+  group: boolean;
+}
+
+interface Pod {
+  plan: InstancePlan;
+  env: MeshEnvironment;
+  members: Member[];
+  expectExit: boolean;
+  /** The pod's exit has been reported for this launch. */
+  exitReported: boolean;
+  started: StartedInstance;
+}
+
+export class ProcessRuntime implements Runtime {
+  readonly name = 'process' as const;
+  private readonly pods = new Map<string, Pod>();
+  private stopping = false;
+  private readonly record: RunRecord;
+
+  constructor(private readonly hooks: RuntimeHooks, runId: string) {
+    this.record = new RunRecord(runId, 'process');
+  }
+
+  async prepare(): Promise<RuntimePreparation> {
+    await this.record.write();
+    return { listenHosts: [LOOPBACK], controlHost: LOOPBACK };
+  }
+
+  async start(plan: InstancePlan, env: MeshEnvironment): Promise<StartedInstance> {
+    if (plan.kind === 'image') {
+      throw new InstanceStartError(plan.id, `${plan.service} brings its own image (${plan.image}), which the process runtime cannot run: use --runtime docker, or give it a \`command\``);
+    }
+    const pod: Pod = { plan, env, members: [], expectExit: false, exitReported: false, started: undefined as unknown as StartedInstance };
+    this.pods.set(plan.id, pod);
+    await this.launch(pod);
+    return pod.started;
+  }
+
+  private async launch(pod: Pod): Promise<void> {
+    const { plan, env } = pod;
+    pod.expectExit = false;
+    pod.exitReported = false;
+    pod.members = [];
+    const [appPort, inbound, outbound, admin] = await freePorts(4);
+    const controlUrl = env.controlUrl;
+    if (plan.kind === 'sample') {
+      const boot: WorkloadBoot = {
+        instance: plan.id,
+        service: plan.service,
+        version: plan.version,
+        listen: { host: LOOPBACK, port: appPort! },
+        proxy: { host: LOOPBACK, port: outbound! },
+        controlUrl,
+        initial: env.initialWorkload(plan),
+      };
+      this.spawnMember(pod, 'app', process.execPath, [...CHILD_NODE_FLAGS, WORKLOAD_MAIN], { [WORKLOAD_ENV]: JSON.stringify(boot) }, false);
+    } else if (plan.kind === 'command') {
+      const proxy = `http://${LOOPBACK}:${outbound}`;
+      this.spawnMember(pod, 'app', '/bin/sh', ['-c', plan.command!], {
+        PORT: String(appPort), HTTP_PROXY: proxy, http_proxy: proxy, NO_PROXY: '', MESH_SIM_INSTANCE: plan.id,
+        MESH_SIM_SERVICE: plan.service, MESH_SIM_VERSION: plan.version,
+      }, true);
+    }
+    const boot: SidecarBoot = {
+      instance: plan.id,
+      service: plan.service,
+      version: plan.version,
+      namespace: NAMESPACE,
+      workload: plan.workload,
+      mode: plan.kind === 'gateway' ? 'gateway' : 'sidecar',
+      listen: { host: LOOPBACK, inbound: inbound!, outbound: outbound!, admin: admin! },
+      app: plan.kind === 'gateway' ? undefined : { host: LOOPBACK, port: appPort! },
+      controlUrl,
+    };
+    this.spawnMember(pod, 'sidecar', process.execPath, [...CHILD_NODE_FLAGS, SIDECAR_MAIN], { [SIDECAR_ENV]: JSON.stringify(boot) }, false);
+    pod.started = {
+      id: plan.id,
+      endpoint: { host: LOOPBACK, port: inbound! },
+      ingress: plan.kind === 'gateway' ? { host: LOOPBACK, port: outbound! } : undefined,
+      admin: { host: LOOPBACK, port: admin! },
+    };
+    await this.record.setMembers(this.allPids());
+  }
+
+  private spawnMember(pod: Pod, container: Member['container'], file: string, args: string[], extraEnv: Record<string, string>, group: boolean): void {
+    const child = spawn(file, args, {
+      env: { ...process.env, ...extraEnv, NODE_OPTIONS: '' },
+      stdio: group ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'ipc'],
+      detached: true,
+    });
+    const member: Member = { container, child, lastWords: [], group, exited: undefined as unknown as Promise<void> };
+    const emit = (stream: LogLine['stream']) => (text: string) => {
+      if (stream === 'stderr') {
+        member.lastWords.push(text);
+        if (member.lastWords.length > LAST_WORDS) member.lastWords.shift();
+      }
+      this.hooks.onLog({ instance: pod.plan.id, container, stream, text });
+    };
+    child.stdout?.pipe(new LineSplitter(emit('stdout')));
+    child.stderr?.pipe(new LineSplitter(emit('stderr')));
+    member.exited = new Promise((resolve) => {
+      // 'close' comes after 'exit' once its output is read to the end: no last line is lost.
+      child.once('close', (code, signal) => {
+        // One exit report per pod: the first member to go takes the pod down with it.
+        if (pod.members.includes(member)) this.onMemberExit(pod, member, code, signal);
+        resolve();
+      });
+      child.once('error', (error) => {
+        member.lastWords.push(error.message);
+        resolve();
+      });
+    });
+    pod.members.push(member);
+  }
+
+  private onMemberExit(pod: Pod, member: Member, code: number | null, signal: NodeJS.Signals | null): void {
+    if (pod.exitReported) return;
+    pod.exitReported = true;
+    const expected = pod.expectExit || this.stopping;
+    const info: ExitInfo = { code, signal, expected, lastWords: [...member.lastWords] };
+    if (!expected) {
+      // Like a pod whose container died: the rest of it goes too, and mesh-sim says so.
+      pod.expectExit = true;
+      for (const other of pod.members) if (other !== member) this.signal(other, 'SIGTERM');
+    }
+    this.hooks.onExit(`${pod.plan.id}`, { ...info, lastWords: info.lastWords.map((l) => `${member.container}: ${l}`) });
+  }
+
+  private signal(member: Member, signal: NodeJS.Signals): void {
+    const { child } = member;
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+    try {
+      if (member.group) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    } catch {
+      // Already gone.
+    }
+  }
+
+  async kill(id: string): Promise<void> {
+    const pod = this.pods.get(id);
+    if (!pod) return;
+    pod.expectExit = true;
+    for (const member of pod.members) this.signal(member, 'SIGKILL');
+    await Promise.all(pod.members.map((m) => m.exited));
+  }
+
+  async restart(id: string): Promise<StartedInstance> {
+    const pod = this.pods.get(id);
+    if (!pod) throw new InstanceStartError(id, `no instance ${id}`);
+    if (pod.members.some((m) => m.child.exitCode === null && m.child.signalCode === null)) await this.kill(id);
+    await this.launch(pod);
+    return pod.started;
+  }
+
+  async stop(graceMs = 4000): Promise<void> {
+    this.stopping = true;
+    const members = [...this.pods.values()].flatMap((p) => p.members);
+    for (const member of members) this.signal(member, 'SIGTERM');
+    const all = Promise.all(members.map((m) => m.exited));
+    let timer: NodeJS.Timeout | undefined;
+    const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), graceMs)))]);
+    clearTimeout(timer);
+    if (late) {
+      for (const member of members) this.signal(member, 'SIGKILL');
+      await all;
+    }
+    await this.record.remove();
+  }
+
+  private allPids(): Array<{ pid: number; group: boolean }> {
+    return [...this.pods.values()].flatMap((p) => p.members).filter((m) => m.child.pid !== undefined).map((m) => ({ pid: m.child.pid!, group: m.group }));
+  }
+
+  /** Every process id this runtime has started (for tests and `down`). */
+  pids(): number[] {
+    return this.allPids().map((p) => p.pid);
+  }
+
+  /** Process ids by instance: app first, then sidecar (the gateway has only a sidecar). */
+  pidsByInstance(): Map<string, number[]> {
+    return new Map([...this.pods].map(([id, pod]) => [id, pod.members.flatMap((m) => (m.child.pid === undefined ? [] : [m.child.pid]))]));
+  }
+}

@@ -1,0 +1,103 @@
+// The seam between the mesh and where it runs. A runtime starts each instance (an app
+// and its sidecar, like a pod), streams their output, kills and restarts them, and
+// stops them all. `process` runs them as local processes; `docker` as containers.
+
+import type { WorkloadSnapshot } from '../control/protocol.js';
+
+export type InstanceKind = 'sample' | 'command' | 'image' | 'gateway';
+
+export interface InstancePlan {
+  /** Pod-like name: `reviews-v2-0`, or `istio-ingressgateway`. */
+  id: string;
+  service: string;
+  version: string;
+  replica: number;
+  /** Istio's workload name: `reviews-v2`. */
+  workload: string;
+  kind: InstanceKind;
+  /** For `command`: the program line, run by the shell. */
+  command: string | undefined;
+  /** For `image`: the user's image. */
+  image: string | undefined;
+  /** The service's port in the mesh (what callers write in the authority). */
+  servicePort: number;
+}
+
+export interface Address {
+  host: string;
+  port: number;
+}
+
+export interface StartedInstance {
+  id: string;
+  /** Where other sidecars reach this instance's inbound listener. */
+  endpoint: Address;
+  /** Gateway only: where traffic from this machine enters the mesh. */
+  ingress: Address | undefined;
+  /** Where this machine reaches the sidecar's admin listener (/stats/prometheus). */
+  admin: Address | undefined;
+}
+
+export interface LogLine {
+  instance: string;
+  container: 'sidecar' | 'app';
+  stream: 'stdout' | 'stderr';
+  text: string;
+}
+
+export interface ExitInfo {
+  code: number | null;
+  signal: string | null;
+  /** True when mesh-sim asked for it (stop, or a timeline kill). */
+  expected: boolean;
+  /** The last lines it wrote to stderr, to explain an unexpected exit. */
+  lastWords: string[];
+}
+
+export interface RuntimeHooks {
+  onLog(line: LogLine): void;
+  onExit(instance: string, info: ExitInfo): void;
+}
+
+export interface MeshEnvironment {
+  /** The control plane and collector, as instances reach them. */
+  controlUrl: string;
+  /** The behaviour an instance starts with (it follows changes by polling). */
+  initialWorkload(plan: InstancePlan): WorkloadSnapshot;
+}
+
+export interface RuntimePreparation {
+  /** Addresses the control plane must listen on for instances to reach it. */
+  listenHosts: string[];
+  /** The host instances use in controlUrl. */
+  controlHost: string;
+}
+
+export interface Runtime {
+  readonly name: 'process' | 'docker';
+  /** Gets ready to start instances (a Docker network, images); says where the control plane listens. */
+  prepare(progress: (message: string) => void): Promise<RuntimePreparation>;
+  start(plan: InstancePlan, env: MeshEnvironment): Promise<StartedInstance>;
+  /** Stops an instance the hard way (SIGKILL), as a crash would. */
+  kill(id: string): Promise<void>;
+  /** Starts a killed instance again; its address may change. */
+  restart(id: string): Promise<StartedInstance>;
+  /** Stops everything it started: gracefully, then by force after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A runtime that cannot run here, with what to do about it; exit code 2. */
+export class RuntimeUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RuntimeUnavailableError';
+  }
+}
+
+/** An instance that would not start or become ready. */
+export class InstanceStartError extends Error {
+  constructor(readonly instance: string, message: string, readonly lastWords: string[] = []) {
+    super(message);
+    this.name = 'InstanceStartError';
+  }
+}
