@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { VERSION } from '../version.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { validateCommand, type Output } from './validate.js';
+import { runCommand, type RunOptions } from './run.js';
 
 const stdio: Output = {
   out: (line) => process.stdout.write(line + '\n'),
@@ -46,6 +47,29 @@ Examples:
   mesh-sim validate scenarios/bookinfo.yaml
   mesh-sim validate scenarios/*.yaml`)
     .action(async (files: string[]) => setExit(await validateCommand(files, stdio)));
+
+  program
+    .command('run')
+    .summary("run a scenario without the UI and print a summary (for CI)")
+    .description('Start the scenario\'s mesh, drive its traffic and timeline for its duration,\n' +
+      'then print a summary: per service requests, errors, rps and latency\n' +
+      'percentiles, edges, traces, and the result of every check. Progress and\n' +
+      'narration go to stderr, the summary to stdout.')
+    .argument('<file>', 'scenario file (YAML)')
+    .option('-d, --duration <duration>', "how long to run, e.g. 30s or 2m (default: the scenario's duration, else 30s)")
+    .option('-s, --seed <n>', "seed for every random decision (default: the scenario's, else a fresh one, printed)")
+    .option('--json', 'print the summary as JSON')
+    .option('-r, --runtime <name>', 'where the mesh runs: process', 'process')
+    .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
+    .addHelpText('after', `
+Exit status: 0 when every check holds, 1 when one fails, 2 for bad input or a
+mesh that would not start, 130 when interrupted (the summary is still printed).
+
+Examples:
+  mesh-sim run scenarios/bookinfo.yaml
+  mesh-sim run scenarios/retry-storm.yaml --duration 20s --json > summary.json
+  mesh-sim run scenarios/canary.yaml --seed 7 --access-log access.jsonl`)
+    .action(async (file: string, options: RunOptions) => setExit(await runCommand(file, options, stdio)));
 
   return program;
 }

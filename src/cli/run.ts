@@ -1,0 +1,155 @@
+// `mesh-sim run FILE`: the mesh without the UI, for CI. Progress and narration go to
+// stderr; the summary to stdout (JSON with --json); the exit code says whether the
+// scenario's checks held. Ctrl-C stops everything and still prints what ran.
+
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
+import { ScenarioError, formatProblem } from '../scenario/problems.js';
+import { formatDuration, parseDuration } from '../scenario/units.js';
+import { freshSeed } from '../policy/decide.js';
+import { MeshSession } from '../mesh/session.js';
+import { buildSummary, formatSummary } from '../mesh/summary.js';
+import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
+import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/select.js';
+import { EXIT, UserError } from './exit-codes.js';
+import type { Output } from './validate.js';
+
+export interface RunOptions {
+  duration?: string;
+  seed?: string;
+  json?: boolean;
+  runtime?: string;
+  accessLog?: string;
+}
+
+/** Runs without a given duration last this long. */
+export const DEFAULT_RUN_MS = 30_000;
+
+export function parseSeed(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) > 4_294_967_295) throw new UserError(`--seed takes a whole number from 0 to 4294967295, not \`${text}\``);
+  return Number(text);
+}
+
+export function parseRuntime(text: string | undefined): RuntimeName {
+  const name = text ?? 'process';
+  if (!(RUNTIME_NAMES as readonly string[]).includes(name)) throw new UserError(`--runtime is one of ${RUNTIME_NAMES.join(', ')}, not \`${name}\``);
+  return name as RuntimeName;
+}
+
+export async function loadOrExplain(file: string, output: Output): Promise<LoadedScenario | undefined> {
+  try {
+    const loaded = await loadScenarioFile(file);
+    for (const warning of loaded.warnings) output.err(formatProblem(warning));
+    return loaded;
+  } catch (error) {
+    if (!(error instanceof ScenarioError)) throw error;
+    for (const problem of error.problems) output.err(formatProblem(problem));
+    return undefined;
+  }
+}
+
+function clock(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+export async function runCommand(file: string, options: RunOptions, output: Output): Promise<number> {
+  let durationMs: number | undefined;
+  if (options.duration !== undefined) {
+    durationMs = parseDuration(options.duration);
+    if (durationMs === undefined || durationMs <= 0) throw new UserError(`--duration takes a duration such as 30s or 2m, not \`${options.duration}\``);
+  }
+  const seedOption = parseSeed(options.seed);
+  const runtime = parseRuntime(options.runtime);
+  const loaded = await loadOrExplain(file, output);
+  if (!loaded) return EXIT.badInput;
+  const { scenario } = loaded;
+  durationMs ??= scenario.durationMs ?? DEFAULT_RUN_MS;
+  const seed = seedOption ?? scenario.seed ?? freshSeed();
+  output.err(`mesh-sim run ${scenario.name}: seed ${seed}, ${formatDuration(durationMs)} on the ${runtime} runtime`);
+
+  const session = new MeshSession(loaded, {
+    runtimeFactory: runtimeFactory(runtime),
+    seed,
+    retentionSeconds: Math.ceil(durationMs / 1000) + 120,
+  });
+  session.on('progress', (m) => output.err(`  ${m}`));
+  session.on('warning', (m) => output.err(`  warning: ${m}`));
+  const elapsed = () => (session.trafficStartedAt === undefined ? 0 : Date.now() - session.trafficStartedAt);
+  session.on('say', (text) => output.err(`[${clock(elapsed())}] ${text}`));
+  session.on('check', (result) => {
+    if (result.at === undefined) return;
+    output.err(`[${clock(elapsed())}] check ${result.expr}: ${result.ok ? 'PASS' : 'FAIL'} (measured ${result.value ?? result.note})`);
+  });
+  let accessLog: WriteStream | undefined;
+  if (options.accessLog) {
+    accessLog = createWriteStream(options.accessLog);
+    session.on('log', (record, line) => {
+      if (record.kind !== 'text') accessLog!.write(line.text + '\n');
+    });
+  }
+
+  let interrupted = false;
+  let wake: (() => void) | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) {
+      output.err(`mesh-sim: ${signal} again: stopping at once`);
+      void session.shutdown(0);
+      return;
+    }
+    interrupted = true;
+    output.err(`\nmesh-sim: ${signal}: stopping the mesh (press Ctrl-C again to stop at once)`);
+    wake?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const starting = session.start();
+    const interruption = new Promise<'interrupted'>((resolve) => (wake = () => resolve('interrupted')));
+    const started = await Promise.race([starting.then(() => 'started' as const), interruption]);
+    if (started === 'interrupted') {
+      await starting.catch(() => {});
+      await session.shutdown();
+      output.err('mesh-sim: interrupted before the mesh was up; nothing is left running');
+      return EXIT.interrupted;
+    }
+    const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${f.path}`).join(', ');
+    output.err(`  traffic: ${flows || 'none (the scenario has no traffic)'}`);
+    session.beginTraffic();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, durationMs))), new Promise<void>((resolve) => (wake = resolve))]);
+    // A pending timer would keep the process alive after the summary.
+    clearTimeout(timer);
+    output.err(`  ${interrupted ? 'interrupted' : 'done'} after ${formatDuration(Math.round(elapsed() / 100) * 100)}: draining and stopping`);
+    await session.finish();
+  } catch (error) {
+    await session.shutdown();
+    if (error instanceof InstanceStartError) {
+      output.err(`mesh-sim: ${error.message}`);
+      output.err('mesh-sim: the mesh did not start; everything it started has been stopped');
+      return EXIT.badInput;
+    }
+    if (error instanceof RuntimeUnavailableError) throw new UserError(error.message);
+    throw error;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    accessLog?.end();
+  }
+
+  const summary = buildSummary({
+    scenario,
+    seed,
+    runtime,
+    durationMs: session.runSeconds() * 1000,
+    stats: session.stats,
+    traces: session.traces.summary(),
+    checks: session.checkResults,
+    traffic: session.traffic!.counts,
+    interrupted,
+  });
+  output.out(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
+  if (interrupted) return EXIT.interrupted;
+  return summary.checks.every((c) => c.ok) ? EXIT.ok : EXIT.checksFailed;
+}

@@ -1,0 +1,329 @@
+// A running mesh: the control plane and collector (the hub), every instance on a
+// runtime, the traffic, and the timeline. It starts them in order, waits until every
+// sidecar is healthy and has the current config, and stops them all in order so that
+// nothing is left running and no span is lost.
+
+import { EventEmitter } from 'node:events';
+import type { LoadedScenario } from '../scenario/load.js';
+import type { Scenario, TimelineEvent } from '../scenario/model.js';
+import { formatDuration } from '../scenario/units.js';
+import { ControlPlane, type InstanceIdentity } from '../control/plane.js';
+import { RequestStats } from '../telemetry/stats.js';
+import { TraceStore } from '../telemetry/traces.js';
+import { judge, type CheckResult } from '../telemetry/judge.js';
+import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
+import type { Span } from '../telemetry/span.js';
+import { TrafficGenerator } from '../traffic/generator.js';
+import {
+  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Runtime, type RuntimeHooks, type StartedInstance,
+} from '../runtime/runtime.js';
+import { Hub } from './hub.js';
+import { gatewayPlan, matchInstances, planInstances } from './plan.js';
+import { TimelineRunner } from './timeline.js';
+
+/** Like a readiness probe failing and endpoints catching up: how long a dead instance stays listed. */
+export const ENDPOINT_GRACE_MS = 2000;
+const READY_TIMEOUT_MS = 30_000;
+/** Checks are judged this long after their moment, so spans still in flight are counted. */
+const CHECK_SETTLE_MS = 600;
+
+export type InstanceState = 'starting' | 'ready' | 'killed' | 'exited';
+
+export interface InstanceStatus {
+  plan: InstancePlan;
+  state: InstanceState;
+  started: StartedInstance | undefined;
+  /** Bumped on every (re)start, so a stale exit or removal is ignored. */
+  generation: number;
+  since: number;
+}
+
+export type RuntimeFactory = (hooks: RuntimeHooks, runId: string) => Runtime;
+
+export interface SessionOptions {
+  runtimeFactory: RuntimeFactory;
+  seed: number;
+  /** Keep windows of per-second statistics this long (the whole run for `run`). */
+  retentionSeconds?: number;
+  readyTimeoutMs?: number;
+}
+
+export interface SessionEvents {
+  progress: [message: string];
+  warning: [message: string];
+  instance: [status: InstanceStatus];
+  say: [text: string, event: TimelineEvent];
+  event: [event: TimelineEvent];
+  check: [result: CheckResult];
+  pushed: [version: number, acked: number, total: number];
+  spans: [spans: Span[]];
+  log: [record: LogRecord, line: LogLine];
+}
+
+export class MeshSession extends EventEmitter<SessionEvents> {
+  readonly runId = `ms${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
+  readonly seed: number;
+  readonly stats: RequestStats;
+  readonly traces = new TraceStore();
+  readonly plane: ControlPlane;
+  readonly runtime: Runtime;
+  readonly instances = new Map<string, InstanceStatus>();
+  readonly checkResults: CheckResult[] = [];
+  scenario: Scenario;
+  traffic: TrafficGenerator | undefined;
+  timeline: TimelineRunner | undefined;
+  trafficStartedAt: number | undefined;
+  trafficEndedAt: number | undefined;
+  private readonly hub: Hub;
+  private readonly plans: InstancePlan[];
+  private readonly gateway = gatewayPlan();
+  private readonly identities = new Map<string, InstanceIdentity>();
+  private settleTimer: NodeJS.Timeout | undefined;
+  private lastEventAt: number | undefined;
+  private readonly pendingChecks = new Set<Promise<void>>();
+  private startupFailure: ((error: Error) => void) | undefined;
+  private stopped = false;
+  /** Where the collector takes OTLP/HTTP spans from this machine (for apps' own SDKs). */
+  collectorUrl: string | undefined;
+
+  constructor(private readonly loaded: LoadedScenario, private readonly options: SessionOptions) {
+    super();
+    this.scenario = loaded.scenario;
+    this.seed = options.seed;
+    this.stats = new RequestStats(options.retentionSeconds ?? 900);
+    this.plane = new ControlPlane(this.scenario, this.seed);
+    this.plans = planInstances(this.scenario);
+    this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId);
+    this.hub = new Hub(this.plane, (id) => this.identities.get(id), (spans) => this.onSpans(spans));
+    this.plane.on('ack', (instance: string, version: number) => this.onAck(instance, version));
+  }
+
+  get instancePlans(): readonly InstancePlan[] {
+    return this.plans;
+  }
+
+  /** Starts everything; resolves when every instance is ready and every sidecar has the current config. */
+  async start(): Promise<void> {
+    const began = performance.now();
+    try {
+      const prep = await this.runtime.prepare((m) => this.emit('progress', m));
+      const port = await this.hub.listen(prep.listenHosts);
+      const controlUrl = `http://${prep.controlHost}:${port}`;
+      this.collectorUrl = `http://127.0.0.1:${port}`;
+      this.settleTimer = setInterval(() => this.traces.tick(Date.now()), 500);
+      const all = [...this.plans, this.gateway];
+      for (const plan of all) {
+        this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, host: '', port: 0 });
+        this.plane.register(this.identities.get(plan.id)!);
+        this.setState(plan, 'starting', undefined);
+      }
+      this.emit('progress', `starting ${all.length} instances (${this.plans.length} services' pods and the ingress gateway) on the ${this.runtime.name} runtime`);
+      const failed = new Promise<never>((_, reject) => (this.startupFailure = reject));
+      failed.catch(() => {});
+      const env = {
+        controlUrl,
+        initialWorkload: (plan: InstancePlan) => this.plane.workloadSnapshot(plan.service, plan.version)!,
+      };
+      const starting = all.map(async (plan) => {
+        const started = await this.runtime.start(plan, env);
+        this.located(plan, started);
+        return started;
+      });
+      await Promise.race([Promise.all(starting), failed]);
+      await Promise.race([this.allReady(this.options.readyTimeoutMs ?? READY_TIMEOUT_MS), failed]);
+      const sidecars = all.map((p) => p.id);
+      const status = await this.plane.awaitAcked(sidecars, this.plane.version, 10_000);
+      this.startupFailure = undefined;
+      this.emit('progress', `ready: ${this.plans.length} instances and the gateway in ${((performance.now() - began) / 1000).toFixed(1)}s; config v${status.version} on ${status.acked}/${status.total} sidecars`);
+    } catch (error) {
+      this.startupFailure = undefined;
+      await this.shutdown();
+      throw error;
+    }
+  }
+
+  private located(plan: InstancePlan, started: StartedInstance): void {
+    const status = this.instances.get(plan.id)!;
+    status.started = started;
+    this.identities.set(plan.id, { ...this.identities.get(plan.id)!, host: started.endpoint.host, port: started.endpoint.port });
+    this.plane.relocate(plan.id, started.endpoint.host, started.endpoint.port);
+    this.plane.register(this.identities.get(plan.id)!);
+  }
+
+  private allReady(timeoutMs: number): Promise<void> {
+    const waiting = () => [...this.instances.values()].filter((s) => s.state !== 'ready');
+    if (waiting().length === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('instance', check);
+        const late = waiting().map((s) => s.plan.id);
+        reject(new InstanceStartError(late[0]!, `${late.join(', ')} did not become ready within ${timeoutMs / 1000}s`));
+      }, timeoutMs);
+      const check = () => {
+        if (waiting().length > 0) return;
+        clearTimeout(timer);
+        this.off('instance', check);
+        resolve();
+      };
+      this.on('instance', check);
+    });
+  }
+
+  private setState(plan: InstancePlan, state: InstanceState, started: StartedInstance | undefined): InstanceStatus {
+    const previous = this.instances.get(plan.id);
+    const status: InstanceStatus = {
+      plan,
+      state,
+      started: started ?? previous?.started,
+      generation: (previous?.generation ?? 0) + (state === 'starting' ? 1 : 0),
+      since: Date.now(),
+    };
+    this.instances.set(plan.id, status);
+    this.emit('instance', status);
+    return status;
+  }
+
+  private onAck(instance: string, version: number): void {
+    const status = this.instances.get(instance);
+    if (!status || status.state !== 'starting' || version < 1) return;
+    this.setState(status.plan, 'ready', undefined);
+    if (status.plan.kind !== 'gateway') this.plane.setReady(instance, true);
+    this.emit('progress', `ready ${instance}`);
+  }
+
+  private onExit(id: string, info: ExitInfo): void {
+    const status = this.instances.get(id);
+    if (!status || this.stopped) return;
+    const generation = status.generation;
+    if (!info.expected) {
+      const how = info.signal ? `was killed (${info.signal})` : `exited with code ${info.code}`;
+      const message = `${id} ${how}${info.lastWords.length > 0 ? `:\n    ${info.lastWords.join('\n    ')}` : ''}`;
+      if (this.startupFailure) {
+        this.startupFailure(new InstanceStartError(id, message, info.lastWords));
+        return;
+      }
+      this.emit('warning', `${message}\n  (mesh-sim restarts nothing by itself: its callers now see failures)`);
+    }
+    this.setState(status.plan, info.expected && status.state === 'killed' ? 'killed' : 'exited', undefined);
+    // Callers keep the dead endpoint until the endpoint list catches up, as in Kubernetes.
+    setTimeout(() => {
+      const now = this.instances.get(id);
+      if (now && now.generation === generation && now.state !== 'ready') this.plane.setReady(id, false);
+    }, ENDPOINT_GRACE_MS).unref();
+  }
+
+  private onSpans(spans: Span[]): void {
+    const now = Date.now();
+    for (const span of spans) {
+      this.traces.add(span, now);
+      this.stats.add(span);
+    }
+    if (this.listenerCount('spans') > 0) this.emit('spans', spans);
+  }
+
+  private onLog(line: LogLine): void {
+    if (this.listenerCount('log') === 0) return;
+    const record: LogRecord = line.container === 'sidecar' && line.stream === 'stdout' ? parseLogLine(line.text) : { kind: 'text', text: line.text };
+    this.emit('log', record, line);
+  }
+
+  private sidecarIds(): string[] {
+    return [...this.plans, this.gateway].map((p) => p.id);
+  }
+
+  /** Starts the traffic and the timeline. */
+  beginTraffic(): void {
+    const gateway = this.instances.get(this.gateway.id)?.started?.ingress;
+    if (!gateway) throw new Error('the ingress gateway has no address');
+    const ports = Object.fromEntries(this.scenario.services.map((s) => [s.name, this.plane.servicePort(s.name)]));
+    this.traffic = new TrafficGenerator(gateway, this.seed, ports);
+    this.trafficStartedAt = Date.now();
+    this.lastEventAt = this.trafficStartedAt;
+    this.traffic.start(this.scenario.traffic);
+    this.timeline = new TimelineRunner(this.loaded.scenario.timeline, (event) => this.runEvent(event));
+    this.timeline.start();
+  }
+
+  private async runEvent(event: TimelineEvent): Promise<void> {
+    const at = Date.now();
+    this.emit('event', event);
+    if (event.check) {
+      const from = this.lastEventAt ?? this.trafficStartedAt ?? at;
+      const expr = event.check.expr;
+      const pending = new Promise<void>((resolve) => setTimeout(resolve, CHECK_SETTLE_MS)).then(() => {
+        const result = { ...judge(expr, this.stats, { fromMs: from, toMs: at }, (at - from) / 1000), at: formatDuration(event.atMs) };
+        this.checkResults.push(result);
+        this.emit('check', result);
+      });
+      this.pendingChecks.add(pending);
+      void pending.finally(() => this.pendingChecks.delete(pending));
+    }
+    this.lastEventAt = at;
+    if (event.say) this.emit('say', event.say, event);
+    if (event.set) {
+      const next = this.loaded.states.get(event.index);
+      if (next) {
+        this.scenario = next;
+        this.plane.setScenario(next);
+        this.traffic?.setFlows(next.traffic);
+        const status = await this.plane.awaitAcked(this.sidecarIds(), this.plane.version, 5000);
+        this.emit('pushed', status.version, status.acked, status.total);
+      }
+    }
+    for (const plan of event.kill ? matchInstances(this.plans, event.kill) : []) {
+      this.setState(plan, 'killed', undefined);
+      await this.runtime.kill(plan.id);
+      this.emit('progress', `killed ${plan.id} (SIGKILL)`);
+    }
+    for (const plan of event.restart ? matchInstances(this.plans, event.restart) : []) {
+      this.setState(plan, 'starting', undefined);
+      try {
+        const started = await this.runtime.restart(plan.id);
+        this.located(plan, started);
+        this.emit('progress', `restarting ${plan.id}`);
+      } catch (error) {
+        this.emit('warning', `cannot restart ${plan.id}: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Stops new traffic and waits up to `drainMs` for answers to what is in flight. Idempotent. */
+  async stopTraffic(drainMs = 5000): Promise<void> {
+    this.timeline?.stop();
+    if (!this.traffic || this.trafficEndedAt !== undefined) return;
+    this.traffic.stop();
+    this.trafficEndedAt = Date.now();
+    await this.traffic.drain(drainMs);
+  }
+
+  /** Ends the run: traffic drained, instances stopped (flushing their spans), checks judged. */
+  async finish(drainMs = 5000): Promise<void> {
+    await this.stopTraffic(drainMs);
+    await Promise.all([...this.pendingChecks]);
+    await this.shutdown();
+    this.traces.tick(Date.now(), true);
+    const runSeconds = this.runSeconds();
+    for (const check of this.loaded.scenario.checks) {
+      const result = judge(check.expr, this.stats, undefined, runSeconds);
+      this.checkResults.push(result);
+      this.emit('check', result);
+    }
+  }
+
+  runSeconds(): number {
+    if (this.trafficStartedAt === undefined) return 0;
+    return ((this.trafficEndedAt ?? Date.now()) - this.trafficStartedAt) / 1000;
+  }
+
+  /** Stops every instance (they flush telemetry on the way out) and the hub. Safe to call twice. */
+  async shutdown(graceMs?: number): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.timeline?.stop();
+    this.traffic?.stop();
+    await this.runtime.stop(graceMs);
+    clearInterval(this.settleTimer);
+    await this.hub.close();
+    this.plane.removeAllListeners();
+  }
+}

@@ -1,0 +1,113 @@
+// The summary `mesh-sim run` prints: the contract's JSON shape, built from what the
+// collector measured. Requests, errors and latencies per service as its inbound
+// sidecars saw them; edges as callers' outbound sidecars saw them.
+
+import type { Scenario } from '../scenario/model.js';
+import type { RequestStats } from '../telemetry/stats.js';
+import type { TraceTotals } from '../telemetry/traces.js';
+import type { CheckResult } from '../telemetry/judge.js';
+import type { TrafficCounts } from '../traffic/generator.js';
+
+export interface ServiceSummary {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  versions: Record<string, number>;
+}
+
+export interface Summary {
+  scenario: string;
+  seed: number;
+  runtime: string;
+  durationMs: number;
+  services: Record<string, ServiceSummary>;
+  edges: Array<{ source: string; destination: string; requests: number; errors: number }>;
+  traces: TraceTotals;
+  checks: CheckResult[];
+  traffic: TrafficCounts;
+  interrupted?: true;
+}
+
+const round1 = (n: number): number | null => (Number.isFinite(n) ? Math.round(n * 10) / 10 : null);
+
+export function buildSummary(input: {
+  scenario: Pick<Scenario, 'name' | 'services'>;
+  seed: number;
+  runtime: string;
+  durationMs: number;
+  stats: RequestStats;
+  traces: TraceTotals;
+  checks: CheckResult[];
+  traffic: TrafficCounts;
+  interrupted: boolean;
+}): Summary {
+  const seconds = input.durationMs / 1000;
+  const services: Record<string, ServiceSummary> = {};
+  for (const spec of input.scenario.services) {
+    const f = input.stats.service(spec.name, undefined, undefined, seconds);
+    const versions: Record<string, number> = {};
+    for (const v of spec.versions) versions[v.name] = input.stats.service(spec.name, v.name, undefined, seconds).requests;
+    services[spec.name] = {
+      requests: f.requests,
+      errors: f.errors,
+      rps: round1(f.rps) ?? 0,
+      p50Ms: round1(f.p50Ms),
+      p90Ms: round1(f.p90Ms),
+      p99Ms: round1(f.p99Ms),
+      versions,
+    };
+  }
+  const edges = input.stats.edgeList()
+    .filter((e) => e.requests > 0)
+    .sort((a, b) => a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
+  return {
+    scenario: input.scenario.name,
+    seed: input.seed,
+    runtime: input.runtime,
+    durationMs: Math.round(input.durationMs),
+    services,
+    edges,
+    traces: input.traces,
+    checks: input.checks,
+    traffic: input.traffic,
+    ...(input.interrupted ? { interrupted: true as const } : {}),
+  };
+}
+
+/** The summary as a table for people (what `run` prints without --json). */
+export function formatSummary(summary: Summary): string {
+  const lines: string[] = [];
+  const ms = (v: number | null) => (v === null ? '-' : v >= 1000 ? `${(v / 1000).toFixed(2)}s` : `${v.toFixed(1)}ms`);
+  lines.push(`${summary.scenario}: ${(summary.durationMs / 1000).toFixed(1)}s on ${summary.runtime}, seed ${summary.seed}${summary.interrupted ? ' (interrupted)' : ''}`);
+  lines.push('');
+  const header = ['SERVICE', 'REQUESTS', 'ERRORS', 'RPS', 'P50', 'P90', 'P99', 'VERSIONS'];
+  const rows = Object.entries(summary.services).map(([name, s]) => [
+    name, String(s.requests), s.requests > 0 ? `${s.errors} (${((100 * s.errors) / s.requests).toFixed(1)}%)` : '0', s.rps.toFixed(1),
+    ms(s.p50Ms), ms(s.p90Ms), ms(s.p99Ms), Object.entries(s.versions).map(([v, n]) => `${v}:${n}`).join(' '),
+  ]);
+  lines.push(...table([header, ...rows]));
+  if (summary.edges.length > 0) {
+    lines.push('');
+    lines.push(...table([['EDGE', 'REQUESTS', 'ERRORS'], ...summary.edges.map((e) => [`${e.source} → ${e.destination}`, String(e.requests), String(e.errors)])]));
+  }
+  lines.push('');
+  const t = summary.traffic;
+  lines.push(`traffic: ${t.sent} sent, ${t.answered} answered, ${t.unanswered} unanswered at the end${t.failed ? `, ${t.failed} failed to send` : ''}${t.skipped ? `, ${t.skipped} not sent (too many in flight)` : ''}`);
+  lines.push(`traces: ${summary.traces.count}, ${summary.traces.complete} complete, deepest ${summary.traces.maxDepth} services`);
+  if (summary.checks.length > 0) {
+    lines.push('');
+    for (const c of summary.checks) {
+      const value = c.value === null ? (c.note ?? 'no value') : String(c.value);
+      lines.push(`${c.ok ? 'PASS' : 'FAIL'}  ${c.at ? `[${c.at}] ` : ''}${c.expr}  (measured ${value})`);
+    }
+  }
+  return lines.join('\n');
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+}

@@ -1,0 +1,92 @@
+import test from 'ava';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { processesTagged, runCli, startCli } from '../helpers/cli.js';
+
+async function scenarioFile(text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'mesh-sim-run-'));
+  const file = join(dir, 'scenario.yaml');
+  await writeFile(file, text);
+  return file;
+}
+
+test.serial('run --json prints the contract summary and exits 0 when the checks hold', async (t) => {
+  const tag = randomUUID();
+  const result = await runCli(['run', 'scenarios/bookinfo.yaml', '--duration', '3s', '--json'], { env: { MESH_SIM_TEST_TAG: tag }, timeoutMs: 60_000 });
+  t.is(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout);
+  t.is(summary.scenario, 'bookinfo');
+  t.is(summary.seed, 42);
+  t.is(summary.runtime, 'process');
+  t.true(summary.durationMs >= 2900 && summary.durationMs < 4000, `${summary.durationMs}`);
+  for (const service of ['productpage', 'details', 'reviews', 'ratings']) {
+    t.deepEqual(Object.keys(summary.services[service]).sort(), ['errors', 'p50Ms', 'p90Ms', 'p99Ms', 'requests', 'rps', 'versions']);
+  }
+  t.deepEqual(Object.keys(summary.services.reviews.versions).sort(), ['v1', 'v2', 'v3']);
+  t.true(summary.edges.some((e: { source: string; destination: string }) => e.source === 'productpage' && e.destination === 'reviews'));
+  t.deepEqual(Object.keys(summary.traces).sort(), ['complete', 'count', 'maxDepth']);
+  t.is(summary.traces.maxDepth, 3);
+  t.deepEqual(summary.checks.map((c: { expr: string; ok: boolean }) => [c.expr, c.ok]), [['error_rate(productpage) < 0.05', true], ['p50(productpage) < 100ms', true]]);
+  t.regex(result.stderr, /seed 42/);
+  t.regex(result.stderr, /ready: 6 instances and the gateway/);
+  t.regex(result.stderr, /\[0:00\] Bookinfo is up/, 'narration goes to stderr');
+  t.deepEqual(await processesTagged(tag), [], 'nothing it started is left running');
+});
+
+test.serial('a failing check exits 1, with the measured value in the summary', async (t) => {
+  const file = await scenarioFile('name: fail\nservices:\n  a: {}\ntraffic: [{to: a, rps: 10}]\nchecks: ["rps(a) > 1000"]\n');
+  const result = await runCli(['run', file, '--duration', '2s', '--json'], { timeoutMs: 60_000 });
+  t.is(result.code, 1, result.stderr);
+  const [check] = JSON.parse(result.stdout).checks;
+  t.like(check, { expr: 'rps(a) > 1000', ok: false });
+  t.true(check.value > 5 && check.value < 15, `${check.value}`);
+});
+
+test.serial('Ctrl-C stops the mesh, prints the summary of what ran, exits 130 and leaves nothing running', async (t) => {
+  const tag = randomUUID();
+  const { child, result } = startCli(['run', 'scenarios/bookinfo.yaml', '--duration', '1m', '--json'], { MESH_SIM_TEST_TAG: tag });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 200 && !/traffic: visitors/.test(stderr); i++) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1500));
+  t.true((await processesTagged(tag)).length >= 14, 'the mesh was running');
+  const signalled = performance.now();
+  child.kill('SIGINT');
+  const done = await result;
+  t.is(done.code, 130, done.stderr);
+  t.true(performance.now() - signalled < 15_000, `exited ${Math.round(performance.now() - signalled)} ms after Ctrl-C`);
+  const summary = JSON.parse(done.stdout);
+  t.true(summary.interrupted);
+  t.true(summary.services.productpage.requests > 0);
+  t.deepEqual(await processesTagged(tag), []);
+});
+
+test.serial('an app that will not start fails the run with exit 2, its last words, and no half-started mesh', async (t) => {
+  const tag = randomUUID();
+  const file = await scenarioFile('name: broken\nservices:\n  web: {calls: [api]}\n  api:\n    command: "echo cannot bind >&2; exit 3"\ntraffic: [{to: web, rps: 5}]\n');
+  const result = await runCli(['run', file, '--duration', '5s'], { env: { MESH_SIM_TEST_TAG: tag }, timeoutMs: 60_000 });
+  t.is(result.code, 2);
+  t.regex(result.stderr, /api-v1-0 exited with code 3/);
+  t.regex(result.stderr, /app: cannot bind/);
+  t.regex(result.stderr, /the mesh did not start; everything it started has been stopped/);
+  t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+  t.is(result.stdout, '');
+  t.deepEqual(await processesTagged(tag), []);
+});
+
+test('bad options and bad scenarios exit 2 before anything starts', async (t) => {
+  const duration = await runCli(['run', 'scenarios/bookinfo.yaml', '--duration', 'soon']);
+  t.is(duration.code, 2);
+  t.regex(duration.stderr, /--duration takes a duration such as 30s or 2m, not `soon`/);
+  const seed = await runCli(['run', 'scenarios/bookinfo.yaml', '--seed', '-4']);
+  t.is(seed.code, 2);
+  const runtime = await runCli(['run', 'scenarios/bookinfo.yaml', '--runtime', 'kubernetes']);
+  t.is(runtime.code, 2);
+  t.regex(runtime.stderr, /--runtime is one of/);
+  const file = await scenarioFile('name: bad\nservices:\n  a: {calls: [b]}\n');
+  const bad = await runCli(['run', file]);
+  t.is(bad.code, 2);
+  t.regex(bad.stderr, /scenario\.yaml:3:15: services\.a\.calls\[0\]: no service `b`/);
+});

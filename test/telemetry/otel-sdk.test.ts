@@ -1,0 +1,64 @@
+import test from 'ava';
+import http from 'node:http';
+import { context, trace, SpanKind } from '@opentelemetry/api';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { loadText, startMesh } from '../helpers/mesh.js';
+import { analyseTrace } from '../../src/telemetry/traces.js';
+
+const scenario = `
+name: sdk
+services:
+  frontend:
+    latency: 2ms
+    calls: [backend]
+  backend:
+    latency: 1ms
+`;
+
+test.serial("a real OpenTelemetry SDK's spans join the sidecars' spans of the same trace", async (t) => {
+  const mesh = await startMesh(await loadText(scenario));
+  const { session } = mesh;
+  const exporter = new OTLPTraceExporter({ url: `${session.collectorUrl}/v1/traces` });
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': 'checkout-client' }),
+    spanProcessors: [new BatchSpanProcessor(exporter)],
+  });
+  const tracer = provider.getTracer('mesh-sim-test');
+  const propagator = new W3CTraceContextPropagator();
+  const ingress = session.instances.get('istio-ingressgateway')!.started!.ingress!;
+  let traceId = '';
+  try {
+    await tracer.startActiveSpan('buy', { kind: SpanKind.CLIENT }, async (span) => {
+      traceId = span.spanContext().traceId;
+      const headers: Record<string, string> = { host: 'frontend:8080' };
+      propagator.inject(trace.setSpan(context.active(), span), headers, { set: (carrier, key, value) => ((carrier as Record<string, string>)[key] = value) });
+      // Plain HTTP, as curl sends it: fetch would drop the Host header.
+      const status = await new Promise<number>((resolve, reject) => {
+        http.get({ host: ingress.host, port: ingress.port, path: '/buy', headers }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      t.is(status, 200);
+      span.end();
+    });
+    await provider.forceFlush();
+  } finally {
+    await provider.shutdown();
+    await session.finish();
+  }
+  const spans = session.traces.spansOf(traceId);
+  t.truthy(spans, 'the trace reached the collector');
+  const sdkSpan = spans!.find((s) => s.service === 'checkout-client');
+  t.truthy(sdkSpan, "the SDK's span is in the trace");
+  t.is(sdkSpan!.parentSpanId, undefined, "the SDK's span is the root");
+  const gateway = spans!.find((s) => s.service === 'istio-ingressgateway')!;
+  t.is(gateway.parentSpanId, sdkSpan!.spanId, "the gateway's span is a child of the SDK's");
+  const shape = analyseTrace(spans!);
+  t.true(shape.complete);
+  t.deepEqual(shape.services.sort(), ['backend', 'frontend']);
+  t.is(shape.depth, 2);
+});
