@@ -1,0 +1,224 @@
+// `npm run bench`: mesh-sim's speed and memory targets, measured in one run as ratios
+// and differences against a baseline on the same machine at the same time, so a
+// shared, noisy machine moves both sides alike. Prints one JSON object; progress on
+// stderr. Every load is bounded in time and count, and goes to 127.0.0.1 only.
+
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { ControlPlane } from '../../src/control/plane.js';
+import { Hub } from '../../src/mesh/hub.js';
+import { MeshSession } from '../../src/mesh/session.js';
+import { loadScenarioFile } from '../../src/scenario/load.js';
+import type { Scenario } from '../../src/scenario/model.js';
+import { runtimeFactory } from '../../src/runtime/select.js';
+import { freePorts } from '../../src/runtime/process/ports.js';
+import { SIDECAR_ENV, type SidecarBoot } from '../../src/sidecar/boot.js';
+import type { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
+import { PACKAGE_ROOT } from '../../src/version.js';
+import type { LoadArgs } from './load-args.js';
+
+const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
+const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const children: ChildProcess[] = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
+
+async function server(kind: 'upstream' | 'forwarder', port: number, target?: number): Promise<ChildProcess> {
+  const child = fork(here('./servers.js'), [kind, String(port), String(target ?? '')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  children.push(child);
+  await new Promise<void>((resolve) => child.once('message', () => resolve()));
+  return child;
+}
+
+function load<T>(args: LoadArgs): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [here('./load.js'), JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`load generator exited ${code}`))));
+  });
+}
+
+/** One sidecar process in front of the upstream, fed by a real control plane and collector. */
+async function startSidecar(upstream: number): Promise<{ inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
+  const scenario: Pick<Scenario, 'services' | 'mesh'> = {
+    services: [{ name: 'bench', port: 8080, where: 'bench:1', versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }] }],
+    mesh: {},
+  };
+  const plane = new ControlPlane(scenario, 1);
+  // The outbound path's endpoint is the upstream itself, standing in for a callee's inbound.
+  const identity = { instance: 'bench-v1-0', service: 'bench', version: 'v1', host: '127.0.0.1', port: upstream };
+  plane.register(identity);
+  let spans = 0;
+  const hub = new Hub(plane, (id) => (id === identity.instance ? identity : undefined), (s) => (spans += s.length));
+  const hubPort = await hub.listen(['127.0.0.1']);
+  const [inbound, outbound, admin] = await freePorts(3);
+  const boot: SidecarBoot = {
+    instance: identity.instance, service: 'bench', version: 'v1', namespace: 'default', workload: 'bench-v1', mode: 'sidecar',
+    listen: { host: '127.0.0.1', inbound: inbound!, outbound: outbound!, admin: admin! },
+    app: { host: '127.0.0.1', port: upstream },
+    controlUrl: `http://127.0.0.1:${hubPort}`,
+  };
+  const child = spawn(process.execPath, [here('../../src/sidecar/main.js')], {
+    env: { ...process.env, [SIDECAR_ENV]: JSON.stringify(boot) },
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
+  });
+  children.push(child);
+  // Access logs are read and dropped, as the orchestrator would read them.
+  child.stdout!.on('data', () => {});
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the sidecar did not reach the control plane within 15 s')), 15_000);
+    child.once('exit', (code) => reject(new Error(`the sidecar exited (${code}) before it was ready`)));
+    plane.on('ack', (_i: string, v: number) => {
+      if (v < 1) return;
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+  plane.setReady(identity.instance, true);
+  await plane.awaitAcked([identity.instance], plane.version, 5000);
+  return {
+    inbound: inbound!,
+    outbound: outbound!,
+    spans: () => spans,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+      await hub.close();
+    },
+  };
+}
+
+async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
+  const [upstreamPort, forwarderPort] = await freePorts(2);
+  await server('upstream', upstreamPort!);
+  await server('forwarder', forwarderPort!, upstreamPort);
+  const sidecar = await startSidecar(upstreamPort!);
+  const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number }>({
+    url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'closed', connections: 32, rate: 0, seconds: 3, absolute,
+  });
+  // Warm-up: JIT and connection pools, on every path.
+  await closed(forwarderPort!, false);
+  await closed(sidecar.inbound, false);
+  await closed(sidecar.outbound, true);
+  const rounds = 3;
+  const forwarder: number[] = [];
+  const inbound: number[] = [];
+  const outbound: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    log(`throughput round ${r + 1}/${rounds}`);
+    forwarder.push((await closed(forwarderPort!, false)).rps);
+    inbound.push((await closed(sidecar.inbound, false)).rps);
+    outbound.push((await closed(sidecar.outbound, true)).rps);
+  }
+  const open = (port: number, absolute: boolean) => load<{ p50: number; p99: number; failed: number; done: number }>({
+    url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'open', connections: 64, rate: 500, seconds: 5, absolute,
+  });
+  log('latency at 500 rps');
+  const direct = await open(upstreamPort!, false);
+  const viaInbound = await open(sidecar.inbound, false);
+  const viaOutbound = await open(sidecar.outbound, true);
+  const spansSeen = sidecar.spans();
+  await sidecar.stop();
+  const forwarderRps = median(forwarder);
+  return {
+    throughput: {
+      forwarderRps: round(forwarderRps, 0),
+      sidecarInboundRps: round(median(inbound), 0),
+      sidecarOutboundRps: round(median(outbound), 0),
+      inboundRatio: round(median(inbound) / forwarderRps),
+      outboundRatio: round(median(outbound) / forwarderRps),
+      target: 'ratio >= 0.8 (sidecar with telemetry on / bare node:http forwarder, same upstream)',
+      spansExported: spansSeen,
+    },
+    addedLatencyAt500Rps: {
+      directP50Ms: round(direct.p50), directP99Ms: round(direct.p99),
+      inboundAddedP50Ms: round(viaInbound.p50 - direct.p50), inboundAddedP99Ms: round(viaInbound.p99 - direct.p99),
+      outboundAddedP50Ms: round(viaOutbound.p50 - direct.p50), outboundAddedP99Ms: round(viaOutbound.p99 - direct.p99),
+      failed: direct.failed + viaInbound.failed + viaOutbound.failed,
+      target: 'added p50 <= 0.5 ms and p99 <= 3 ms per hop',
+    },
+  };
+}
+
+interface Memory {
+  rss: number;
+  /** Proportional: shared pages divided among the processes sharing them. */
+  pss: number;
+  /** Private: what this process alone holds, and frees when it exits. */
+  uss: number;
+}
+
+async function memoryOf(pid: number): Promise<Memory> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+  const kb = (text: string, field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? 0) * 1024;
+  try {
+    const rollup = await readFile(`/proc/${pid}/smaps_rollup`, 'utf8');
+    return { rss, pss: kb(rollup, 'Pss'), uss: kb(rollup, 'Private_Clean') + kb(rollup, 'Private_Dirty') };
+  } catch {
+    // No smaps_rollup on this kernel: RSS stands in for all three.
+    return { rss, pss: rss, uss: rss };
+  }
+}
+
+async function bookinfoBenchmarks(): Promise<Record<string, unknown>> {
+  log('Bookinfo: time to the first complete trace, and memory per instance');
+  const began = performance.now();
+  const loaded = await loadScenarioFile(`${PACKAGE_ROOT}/scenarios/bookinfo.yaml`);
+  const session = new MeshSession({ ...loaded, scenario: { ...loaded.scenario, timeline: [], checks: [] } }, { runtimeFactory: runtimeFactory('process'), seed: 42 });
+  await session.start();
+  const ready = performance.now();
+  session.beginTraffic();
+  let firstTraceMs = NaN;
+  const deadline = performance.now() + 20_000;
+  while (performance.now() < deadline) {
+    const complete = session.traces.recent().find((t) => t.complete && ['productpage', 'details', 'reviews'].every((s) => t.services.includes(s)));
+    if (complete) {
+      firstTraceMs = performance.now() - began;
+      break;
+    }
+    session.traces.tick(Date.now(), true);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await new Promise((r) => setTimeout(r, 3000));
+  const runtime = session.runtime as ProcessRuntime;
+  const perInstance: Memory[] = [];
+  for (const [id, pids] of runtime.pidsByInstance()) {
+    if (id === 'istio-ingressgateway') continue;
+    const parts = await Promise.all(pids.map(memoryOf));
+    perInstance.push({ rss: parts.reduce((s, m) => s + m.rss, 0), pss: parts.reduce((s, m) => s + m.pss, 0), uss: parts.reduce((s, m) => s + m.uss, 0) });
+  }
+  await session.finish();
+  const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
+  return {
+    firstCompleteTraceMs: round(firstTraceMs, 0),
+    startupMs: round(ready - began, 0),
+    firstTraceTarget: '<= 2000 ms from `run` start',
+    memoryPerInstance: {
+      instances: perInstance.length,
+      meanRssMB: mb(perInstance.reduce((s, m) => s + m.rss, 0) / perInstance.length),
+      maxRssMB: mb(Math.max(...perInstance.map((m) => m.rss))),
+      meanPssMB: mb(perInstance.reduce((s, m) => s + m.pss, 0) / perInstance.length),
+      meanPrivateMB: mb(perInstance.reduce((s, m) => s + m.uss, 0) / perInstance.length),
+      target: '<= 60 MB per instance (workload + sidecar)',
+      note: 'RSS counts the node binary (about 33 MB, shared by every node process) once per process, twice per instance; '
+        + 'PSS divides shared pages among their sharers; private is what one more instance adds',
+    },
+  };
+}
+
+// However it ends, the bench ends: a hung measurement is a failure, not a wait.
+setTimeout(() => {
+  log('took longer than 5 minutes: giving up');
+  process.exit(1);
+}, 300_000).unref();
+
+const results: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length };
+results.sidecar = await sidecarBenchmarks();
+results.bookinfo = await bookinfoBenchmarks();
+process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+process.exit(0);
