@@ -78,6 +78,10 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   session.on('warning', (m) => output.err(`  warning: ${m}`));
   const elapsed = () => (session.trafficStartedAt === undefined ? 0 : Date.now() - session.trafficStartedAt);
   session.on('say', (text) => output.err(`[${clock(elapsed())}] ${text}`));
+  session.on('pushed', (version, acked, total, ms) => {
+    const late = acked < total ? ` (${total - acked} had not acknowledged it after 5s)` : '';
+    output.err(`[${clock(elapsed())}] config v${version} pushed to ${acked}/${total} sidecars in ${Math.round(ms)} ms${late}`);
+  });
   session.on('check', (result) => {
     if (result.at === undefined) return;
     output.err(`[${clock(elapsed())}] check ${result.expr}: ${result.ok ? 'PASS' : 'FAIL'} (measured ${result.value ?? result.note})`);
@@ -116,7 +120,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     }
     const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${f.path}`).join(', ');
     output.err(`  traffic: ${flows || 'none (the scenario has no traffic)'}`);
-    session.beginTraffic();
+    session.beginTraffic(durationMs);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, durationMs))), new Promise<void>((resolve) => (wake = resolve))]);
     // A pending timer would keep the process alive after the summary.

@@ -55,7 +55,8 @@ export interface SessionEvents {
   say: [text: string, event: TimelineEvent];
   event: [event: TimelineEvent];
   check: [result: CheckResult];
-  pushed: [version: number, acked: number, total: number];
+  /** A config version reached `acked` of `total` sidecars, in `ms`. */
+  pushed: [version: number, acked: number, total: number, ms: number];
   spans: [spans: Span[]];
   log: [record: LogRecord, line: LogLine];
 }
@@ -216,7 +217,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     const now = Date.now();
     for (const span of spans) {
       this.traces.add(span, now);
-      this.stats.add(span);
+      this.stats.add(span, now);
     }
     if (this.listenerCount('spans') > 0) this.emit('spans', spans);
   }
@@ -231,17 +232,17 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     return [...this.plans, this.gateway].map((p) => p.id);
   }
 
-  /** Starts the traffic and the timeline. */
-  beginTraffic(): void {
+  /** Starts the traffic and the timeline; with `durationMs`, traffic ends at that scenario time. */
+  beginTraffic(durationMs?: number): void {
     const gateway = this.instances.get(this.gateway.id)?.started?.ingress;
     if (!gateway) throw new Error('the ingress gateway has no address');
     const ports = Object.fromEntries(this.scenario.services.map((s) => [s.name, this.plane.servicePort(s.name)]));
     this.traffic = new TrafficGenerator(gateway, this.seed, ports);
     this.trafficStartedAt = Date.now();
     this.lastEventAt = this.trafficStartedAt;
-    this.traffic.start(this.scenario.traffic);
     this.timeline = new TimelineRunner(this.loaded.scenario.timeline, (event) => this.runEvent(event));
     this.timeline.start();
+    this.traffic.start(this.scenario.traffic, durationMs);
   }
 
   private async runEvent(event: TimelineEvent): Promise<void> {
@@ -265,9 +266,10 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       if (next) {
         this.scenario = next;
         this.plane.setScenario(next);
-        this.traffic?.setFlows(next.traffic);
+        this.traffic?.setFlows(next.traffic, this.timeline?.clockAt(event.atMs));
+        const pushedAt = performance.now();
         const status = await this.plane.awaitAcked(this.sidecarIds(), this.plane.version, 5000);
-        this.emit('pushed', status.version, status.acked, status.total);
+        this.emit('pushed', status.version, status.acked, status.total, performance.now() - pushedAt);
       }
     }
     for (const plan of event.kill ? matchInstances(this.plans, event.kill) : []) {

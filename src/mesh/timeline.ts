@@ -28,6 +28,11 @@ export class TimelineRunner {
     return this.now() - this.startedAt + this.skippedMs;
   }
 
+  /** The clock time (this runner's clock) at which scenario time `atMs` falls. */
+  clockAt(atMs: number): number {
+    return this.startedAt + atMs - this.skippedMs;
+  }
+
   next(): TimelineEvent | undefined {
     return this.events[this.index];
   }

@@ -20,7 +20,6 @@ export function hostKey(endpoint: Endpoint): string {
 export class Cluster {
   readonly name: string;
   private endpoints: Endpoint[] = [];
-  private next = 0;
   readonly pool: ConnectionPool;
   private outlier: OutlierDetector | undefined;
   readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
@@ -61,24 +60,28 @@ export class Cluster {
   }
 
   /**
-   * The next healthy endpoint round robin, preferring one not tried yet for this
+   * A healthy endpoint drawn by `u` (uniform in [0, 1), from the seed and the request's
+   * identity, like Envoy's RANDOM load balancer), preferring one not tried yet for this
    * request (Istio's previous_hosts retry predicate); undefined when none is healthy.
+   * Drawn, not round robin, so which version an unrouted request reaches does not hang
+   * on the order concurrent requests happen to arrive in.
    */
-  pick(tried: ReadonlySet<string>): Endpoint | undefined {
-    const n = this.endpoints.length;
-    let fallback: Endpoint | undefined;
-    // Walk round robin from the next position; no arrays on this per-request path.
-    for (let i = 0; i < n; i++) {
-      const endpoint = this.endpoints[(this.next + i) % n]!;
+  pick(tried: ReadonlySet<string>, u: number): Endpoint | undefined {
+    let fresh = 0;
+    let healthy = 0;
+    for (const endpoint of this.endpoints) {
       if (this.isEjected(endpoint)) continue;
-      if (tried.size === 0 || !tried.has(hostKey(endpoint))) {
-        this.next = (this.next + i + 1) % n;
-        return endpoint;
-      }
-      fallback ??= endpoint;
+      healthy++;
+      if (!tried.has(hostKey(endpoint))) fresh++;
     }
-    if (fallback) this.next = (this.next + 1) % Math.max(1, n);
-    return fallback;
+    if (healthy === 0) return undefined;
+    const preferFresh = fresh > 0;
+    let k = Math.floor(u * (preferFresh ? fresh : healthy));
+    for (const endpoint of this.endpoints) {
+      if (this.isEjected(endpoint) || (preferFresh && tried.has(hostKey(endpoint)))) continue;
+      if (k-- === 0) return endpoint;
+    }
+    return undefined;
   }
 
   /** One attempt's result at one host, for outlier detection. */

@@ -27,6 +27,7 @@ const MAX_BUFFERED_BODY = 1024 * 1024;
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 const EMPTY = Buffer.alloc(0);
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
 
 type Outcome = AttemptOutcome | { kind: 'overall-timeout' };
 
@@ -248,7 +249,7 @@ export class Outbound {
       return;
     }
     if (policy.mirror && chance(policy.mirror.percentage, seed, 'mirror', state.key)) {
-      this.mirror(state, policy.mirror.version, req, body);
+      this.mirror(state, policy.mirror.version, req, body, seed);
     }
     const cluster = this.clusters.get(state.service, subset);
     state.cluster = cluster;
@@ -262,7 +263,7 @@ export class Outbound {
     const tried = new Set<string>();
     const maxTries = 1 + policy.retries.attempts;
     for (let number = 1; number <= maxTries; number++) {
-      const endpoint = cluster?.pick(tried);
+      const endpoint = cluster?.pick(tried, unit(seed, 'host', state.key, String(number)));
       if (!cluster || !endpoint) {
         if (state.attempts.length === 0) {
           state.cause = cluster && cluster.size > 0 ? (policy.outlierDetection?.where ?? state.cause) : state.cause;
@@ -512,9 +513,9 @@ export class Outbound {
   }
 
   /** A copy of the request to another version, its answer discarded (Envoy's shadowing). */
-  private mirror(state: RequestState, version: string, req: IncomingMessage, body: Buffer): void {
+  private mirror(state: RequestState, version: string, req: IncomingMessage, body: Buffer, seed: number): void {
     const cluster = this.clusters.get(state.service, version);
-    const endpoint = cluster?.pick(new Set());
+    const endpoint = cluster?.pick(NOTHING_TRIED, unit(seed, 'host', state.key, 'mirror'));
     if (!cluster || !endpoint) return;
     const spanId = newSpanId();
     const startMs = nowMs();

@@ -35,6 +35,8 @@ export class TrafficGenerator {
   private readonly pool: Pool;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** No arrival scheduled at or after this (performance.now() time) is sent. */
+  private endAt = Infinity;
   private inFlight = 0;
   private drained: (() => void) | undefined;
   readonly counts: TrafficCounts = { sent: 0, answered: 0, unanswered: 0, failed: 0, skipped: 0, statuses: {} };
@@ -42,7 +44,7 @@ export class TrafficGenerator {
   constructor(
     target: Address,
     private readonly seed: number,
-    private ports: Record<string, number>,
+    private readonly ports: Record<string, number>,
     private readonly maxInFlight = 4000,
     private readonly onAnswer: (flow: TrafficFlow, status: number, ms: number) => void = () => {},
   ) {
@@ -55,10 +57,14 @@ export class TrafficGenerator {
     });
   }
 
-  /** Starts, or changes, the flows; a flow that keeps its id keeps its request numbers. */
-  setFlows(flows: TrafficFlow[], ports?: Record<string, number>): void {
-    if (ports) this.ports = ports;
-    const now = performance.now();
+  /**
+   * Starts, or changes, the flows; a flow that keeps its id keeps its request numbers.
+   * `at` is when the change takes effect (performance.now() time; by default now): a
+   * flow whose rate changes draws its next arrival from there, so a timeline event's
+   * change lands at its scenario time, not when the event loop got round to it.
+   */
+  setFlows(flows: TrafficFlow[], at = performance.now()): void {
+    const now = at;
     const keep = new Set(flows.map((f) => f.id));
     for (const id of [...this.flows.keys()]) if (!keep.has(id)) this.flows.delete(id);
     for (const flow of flows) {
@@ -74,16 +80,19 @@ export class TrafficGenerator {
     if (this.running) this.schedule();
   }
 
-  start(flows: TrafficFlow[]): void {
+  /** Starts the flows now; with `durationMs`, no arrival scheduled after that is sent. */
+  start(flows: TrafficFlow[], durationMs = Infinity): void {
+    const now = performance.now();
+    this.endAt = now + durationMs;
     this.running = true;
-    this.setFlows(flows);
+    this.setFlows(flows, now);
   }
 
   private schedule(): void {
     clearTimeout(this.timer);
     let next = Infinity;
     for (const state of this.flows.values()) next = Math.min(next, state.nextAt);
-    if (next === Infinity) return;
+    if (next === Infinity || next >= this.endAt) return;
     this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
   }
 
@@ -92,7 +101,7 @@ export class TrafficGenerator {
     const now = performance.now();
     let fired = 0;
     for (const state of this.flows.values()) {
-      while (state.nextAt <= now && fired < MAX_BURST) {
+      while (state.nextAt <= now && state.nextAt < this.endAt && fired < MAX_BURST) {
         this.fire(state);
         fired++;
         state.n++;
