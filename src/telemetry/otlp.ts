@@ -22,10 +22,10 @@ function fromOtlpValue(value: OtlpValue | undefined): AttributeValue | undefined
   return undefined;
 }
 
-function msToNanos(ms: number): string {
-  const whole = Math.floor(ms);
-  const micros = Math.round((ms - whole) * 1000);
-  return `${whole}${String(micros).padStart(3, '0')}000`;
+/** Milliseconds (with a fraction) to OTLP's decimal nanoseconds, via whole microseconds. */
+export function msToNanos(ms: number): string {
+  // Epoch microseconds stay below 2^53: exact as an integer.
+  return `${Math.round(ms * 1000)}000`;
 }
 
 /** OTLP times are nanoseconds: a decimal string, a number, or protobuf.js's {low, high}. */

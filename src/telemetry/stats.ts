@@ -33,8 +33,9 @@ class Series {
 
   window(fromMs: number, toMs: number): Slot {
     const out = newSlot();
-    const first = Math.floor(fromMs / 1000);
-    const last = Math.ceil(toMs / 1000);
+    // The slots whose middle falls in the window: as many seconds as the window is long.
+    const first = Math.round(fromMs / 1000);
+    const last = Math.round(toMs / 1000);
     for (const [second, slot] of this.slots) {
       if (second < first || second >= last) continue;
       out.requests += slot.requests;
@@ -87,12 +88,13 @@ function figures(slot: Slot, seconds: number): ServiceFigures {
 export class RequestStats {
   private readonly services = new Map<string, Map<string, Series>>();
   private readonly edges = new Map<string, { source: string; destination: string; series: Series }>();
-  private newest = 0;
+  private nextEviction = 0;
 
   /** `retentionSeconds` of per-second slots are kept for windows; totals are kept for ever. */
   constructor(private readonly retentionSeconds = 900) {}
 
-  add(span: Span): void {
+  /** Counts a span; `nowMs` is the collector's clock, which alone decides what is old. */
+  add(span: Span, nowMs = Date.now()): void {
     if (span.kind === 'server') {
       const version = attrString(span, ATTR.canonicalRevision) ?? attrString(span, 'service.version') ?? 'unknown';
       this.seriesFor(span.service, version).add(Math.floor(span.endMs / 1000), isErrorStatus(statusOf(span)), durationMs(span));
@@ -109,12 +111,12 @@ export class RequestStats {
     } else {
       return;
     }
-    const second = Math.floor(span.endMs / 1000);
-    if (second > this.newest + 60) {
-      this.newest = second;
-      this.evict(second - this.retentionSeconds);
-    } else if (second > this.newest) {
-      this.newest = second;
+    // Old slots go by the collector's clock, not by span times: one span with a wild
+    // timestamp (any SDK may send one) must not sweep every window away.
+    const now = Math.floor(nowMs / 1000);
+    if (now >= this.nextEviction) {
+      this.nextEviction = now + 60;
+      this.evict(now - this.retentionSeconds);
     }
   }
 

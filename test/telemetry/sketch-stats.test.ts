@@ -66,3 +66,21 @@ test('checks are judged on the window or the run, and say when there is nothing 
   t.is(none.value, null);
   t.regex(none.note!, /db answered no requests/);
 });
+
+test('a span with a wild timestamp does not sweep the windows away', (t) => {
+  const stats = new RequestStats(900);
+  const now = 1_700_000_000_000;
+  for (let i = 0; i < 10; i++) stats.add(server('db', 'v1', 200, now + i * 100), now + i * 100);
+  stats.add(server('db', 'v1', 200, now * 10), now + 1000);
+  t.is(stats.service('db', undefined, { fromMs: now, toMs: now + 1000 }).requests, 10);
+  t.is(stats.service('db', undefined, undefined, 1).requests, 11, 'it still counts in the totals');
+});
+
+test('slots older than the retention are evicted as time passes', (t) => {
+  const stats = new RequestStats(60);
+  const now = 1_700_000_000_000;
+  stats.add(server('db', 'v1', 200, now), now);
+  stats.add(server('db', 'v1', 200, now + 120_000), now + 120_000);
+  t.is(stats.service('db', undefined, { fromMs: now - 1000, toMs: now + 1000 }).requests, 0, 'evicted after 60 s');
+  t.is(stats.service('db', undefined, undefined, 1).requests, 2);
+});

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { analyseTrace, TraceStore } from '../../src/telemetry/traces.js';
-import { decodeSpans, encodeSpans, OtlpFormatError } from '../../src/telemetry/otlp.js';
+import { decodeSpans, encodeSpans, msToNanos, OtlpFormatError } from '../../src/telemetry/otlp.js';
 import { ATTR, type Span } from '../../src/telemetry/span.js';
 import { extractContext, formatTraceparent, newSpanId, newTraceId, parseB3Single, parseTraceparent } from '../../src/telemetry/trace-context.js';
 
@@ -115,4 +115,16 @@ test('the access log line a sidecar writes by hand is the JSON of an AccessLogEn
     upstream_service_time: null, upstream_request_attempt_count: 3, user_agent: null, workload: 'w"x', reporter: 'source', bytes_sent: 91,
   });
   t.is(recorded.length, 1, 'the request is counted once');
+});
+
+test('times whose fraction rounds up to a whole millisecond encode to the right nanoseconds', (t) => {
+  t.is(msToNanos(1_700_000_000_123.9996), '1700000000124000000');
+  // Epoch milliseconds in a double resolve to about 0.24 us: a microsecond either way is all we ask.
+  t.is(msToNanos(1_700_000_000_000.0004).length, 19, 'never an extra digit');
+  t.true(Math.abs(Number(msToNanos(1_700_000_000_000.0004)) / 1e6 - 1_700_000_000_000) <= 0.001);
+  t.is(msToNanos(1_700_000_000_123.456), '1700000000123456000');
+  for (const ms of [1_700_000_000_999.9999, 1_795_600_000_000.5, 12.25]) {
+    const { spans } = decodeSpans(JSON.parse(encodeSpans({ 'service.name': 's' }, [{ ...bookinfoTrace[0]!, startMs: ms, endMs: ms }])));
+    t.true(Math.abs(spans[0]!.startMs - ms) < 0.001, `${ms} came back as ${spans[0]!.startMs}`);
+  }
 });
