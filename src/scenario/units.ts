@@ -21,8 +21,12 @@ export function parseDuration(text: string): number | undefined {
 
 /** Milliseconds back to the shortest readable duration: 1500 → `1.5s`, 60000 → `1m`. */
 export function formatDuration(ms: number): string {
-  if (ms >= 3_600_000 && ms % 60_000 === 0) return trimNumber(ms / 3_600_000) + 'h';
-  if (ms >= 60_000 && ms % 1000 === 0) return trimNumber(ms / 60_000) + 'm';
+  if (ms >= 3_600_000 && ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms >= 60_000 && ms % 1000 === 0) {
+    const minutes = Math.floor(ms / 60_000);
+    const seconds = (ms % 60_000) / 1000;
+    return seconds === 0 ? `${minutes}m` : `${minutes}m${seconds}s`;
+  }
   if (ms >= 1000) return trimNumber(ms / 1000) + 's';
   return trimNumber(ms) + 'ms';
 }

@@ -70,3 +70,36 @@ export function alive(pid: number): boolean {
     return false;
   }
 }
+
+export interface ScenarioRun extends TestMesh {
+  summary: import('../../src/mesh/summary.js').Summary;
+  /** Every sidecar's /stats/prometheus, read after the traffic ended. */
+  metrics: Sample[];
+}
+
+/** Runs a scenario for `seconds` on processes and returns everything it measured. */
+export async function runScenario(text: string, seconds: number, seed = 42): Promise<ScenarioRun> {
+  const { buildSummary } = await import('../../src/mesh/summary.js');
+  const loaded = await loadText(text);
+  const mesh = await startMesh(loaded, seed);
+  const { session } = mesh;
+  session.beginTraffic(seconds * 1000);
+  await sleep(seconds * 1000);
+  await session.stopTraffic();
+  await sleep(300);
+  const metrics: Sample[] = [];
+  for (const status of session.instances.values()) {
+    const admin = status.started?.admin;
+    if (admin && status.state === 'ready') metrics.push(...(await scrape(admin.host, admin.port)));
+  }
+  await session.finish();
+  const summary = buildSummary({
+    scenario: session.scenario, seed, runtime: 'process', durationMs: session.runSeconds() * 1000, stats: session.stats,
+    traces: session.traces.summary(), checks: session.checkResults, traffic: session.traffic!.counts, interrupted: false,
+  });
+  return { ...mesh, summary, metrics };
+}
+
+export function sumOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
+}

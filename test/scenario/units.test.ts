@@ -18,6 +18,9 @@ test('a duration without a unit, or with an unknown one, is not a duration', (t)
 test('durations print in their shortest form', (t) => {
   t.is(formatDuration(1500), '1.5s');
   t.is(formatDuration(60_000), '1m');
+  t.is(formatDuration(74_000), '1m14s');
+  t.is(formatDuration(7_200_000), '2h');
+  t.is(parseDuration(formatDuration(74_000)), 74_000, 'what it prints reads back');
   t.is(formatDuration(250), '250ms');
 });
 
