@@ -97,10 +97,19 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId);
     this.hub = new Hub(this.plane, (id) => this.identities.get(id), (spans) => this.onSpans(spans));
     this.plane.on('ack', (instance: string, version: number) => this.onAck(instance, version));
+    // Every instance is known, as starting, from the outset: a UI can list them at once.
+    for (const plan of [...this.plans, this.gateway]) {
+      this.instances.set(plan.id, { plan, state: 'starting', started: undefined, generation: 1, since: Date.now() });
+    }
   }
 
   get instancePlans(): readonly InstancePlan[] {
     return this.plans;
+  }
+
+  /** The scenario's timeline as written (the current scenario state has none). */
+  get timelineEvents(): readonly TimelineEvent[] {
+    return this.loaded.scenario.timeline;
   }
 
   /** Starts everything; resolves when every instance is ready and every sidecar has the current config. */
@@ -116,7 +125,6 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       for (const plan of all) {
         this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, host: '', port: 0 });
         this.plane.register(this.identities.get(plan.id)!);
-        this.setState(plan, 'starting', undefined);
       }
       this.emit('progress', `starting ${all.length} instances (${this.plans.length} services' pods and the ingress gateway) on the ${this.runtime.name} runtime`);
       const failed = new Promise<never>((_, reject) => (this.startupFailure = reject));

@@ -162,6 +162,19 @@ export class RequestStats {
     return figures(merged, seconds);
   }
 
+  /** Requests in each of the last `seconds` whole seconds before `nowMs`, oldest first: one pass over the slots. */
+  history(service: string, seconds: number, nowMs: number): number[] {
+    const out = new Array<number>(seconds).fill(0);
+    const last = Math.floor(nowMs / 1000);
+    for (const series of this.services.get(service)?.values() ?? []) {
+      for (const [second, slot] of series.slots) {
+        const index = seconds - (last - second);
+        if (index >= 0 && index < seconds) out[index]! += slot.requests;
+      }
+    }
+    return out;
+  }
+
   edgeList(window?: Window): EdgeFigures[] {
     return [...this.edges.values()].map(({ source, destination, series }) => {
       const slot = window ? series.window(window.fromMs, window.toMs) : series.total;

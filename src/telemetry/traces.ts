@@ -84,7 +84,8 @@ export class TraceStore {
   private readonly listeners = new Set<(trace: TraceShape) => void>();
 
   constructor(
-    private readonly settleMs = 3000,
+    /** Quiet time before a trace counts as whole; a straggler reopens it, so this can be short. */
+    private readonly settleMs = 1000,
     private readonly maxOpen = 20_000,
     private readonly keepSettled = 500,
   ) {}

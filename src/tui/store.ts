@@ -1,0 +1,218 @@
+// The UI's view of a running mesh: it listens to the session, keeps what only the UI
+// needs (recent log lines, narration, ejections, warnings), and builds a snapshot on
+// demand. All counting happens as spans arrive; a snapshot only reads, so rendering
+// stays cheap at thousands of spans a second.
+
+import type { MeshSession } from '../mesh/session.js';
+import type { TimelineEvent } from '../scenario/model.js';
+import type { CheckResult } from '../telemetry/judge.js';
+import type { LogLine } from '../runtime/runtime.js';
+import type { LogRecord } from '../telemetry/access-log.js';
+import { GATEWAY } from '../control/protocol.js';
+import {
+  accessRow, clock, outlierRow, traceRow, type EdgeRow, type InstanceView, type LogRow, type ServiceRow, type TimelineItem,
+  type TimelineView, type TraceRow,
+} from './model.js';
+
+export type Phase = 'starting' | 'running' | 'stopping' | 'failed';
+
+export interface StartupInstance {
+  id: string;
+  service: string;
+  state: InstanceView['state'];
+}
+
+export interface UiSnapshot {
+  scenario: string;
+  description: string;
+  seed: number;
+  runtime: string;
+  phase: Phase;
+  message: string | undefined;
+  startup: StartupInstance[];
+  services: ServiceRow[];
+  edges: EdgeRow[];
+  totals: { rps: number; successRate: number | null };
+  traces: TraceRow[];
+  timeline: TimelineView;
+  logs: readonly LogRow[];
+  /** Log lines seen so far (the pane shows how many arrived while paused). */
+  logCount: number;
+  ingress: string | undefined;
+  /** A curl line that calls the mesh through the gateway, like the first traffic flow does. */
+  entry: string | undefined;
+  warnings: string[];
+}
+
+/** Rates and percentiles are over this recent window. */
+export const RECENT_MS = 10_000;
+export const HISTORY_SECONDS = 30;
+const MAX_LOGS = 2000;
+const MAX_WARNINGS = 5;
+
+export class UiStore {
+  private phase: Phase = 'starting';
+  private message: string | undefined;
+  private readonly logs: LogRow[] = [];
+  private logCount = 0;
+  private narration: { text: string; atMs: number } | undefined;
+  private readonly warnings: string[] = [];
+  /** Ejections as each caller sees them: `caller|host` for every host ejected now. */
+  private readonly ejected = new Set<string>();
+  private readonly fired = new Set<number>();
+
+  constructor(private readonly session: MeshSession, private readonly runtimeName: string) {
+    session.on('log', (record, line) => this.onLog(record, line));
+    session.on('say', (text, event) => {
+      this.narration = { text, atMs: event.atMs };
+    });
+    session.on('event', (event) => this.fired.add(event.index));
+    session.on('warning', (message) => this.warn(message));
+  }
+
+  setPhase(phase: Phase, message?: string): void {
+    this.phase = phase;
+    this.message = message;
+  }
+
+  warn(message: string): void {
+    this.warnings.push(message.split('\n')[0]!);
+    if (this.warnings.length > MAX_WARNINGS) this.warnings.shift();
+  }
+
+  private serviceOf(instance: string): string {
+    return this.session.instances.get(instance)?.plan.service ?? instance;
+  }
+
+  private onLog(record: LogRecord, line: LogLine): void {
+    let row: LogRow | undefined;
+    if (record.kind === 'access') row = accessRow(record.entry, this.serviceOf(line.instance));
+    else if (record.kind === 'outlier') {
+      const key = `${line.instance}|${record.entry.upstream_url}`;
+      if (record.entry.action === 'EJECT') this.ejected.add(key);
+      if (record.entry.action === 'UNEJECT') this.ejected.delete(key);
+      row = outlierRow(record.entry, this.serviceOf(line.instance), this.instanceAt(record.entry.upstream_url));
+    } else if (line.container === 'app' || line.stream === 'stderr') {
+      if (record.text.trim() === '') return;
+      row = { at: Date.now(), instance: line.instance, service: this.serviceOf(line.instance), kind: 'text', text: record.text };
+    }
+    if (!row) return;
+    this.logCount++;
+    this.logs.push(row);
+    // Trim in steps, not one line at a time: a shift of a 2000-line array per line costs.
+    if (this.logs.length > MAX_LOGS + 200) this.logs.splice(0, this.logs.length - MAX_LOGS);
+  }
+
+  private instanceAt(hostPort: string): string | undefined {
+    for (const status of this.session.instances.values()) {
+      const e = status.started?.endpoint;
+      if (e && `${e.host}:${e.port}` === hostPort) return status.plan.id;
+    }
+    return undefined;
+  }
+
+  private isEjected(instance: string): boolean {
+    const e = this.session.instances.get(instance)?.started?.endpoint;
+    if (!e) return false;
+    const host = `${e.host}:${e.port}`;
+    for (const key of this.ejected) if (key.endsWith(`|${host}`)) return true;
+    return false;
+  }
+
+  spansOf(traceId: string): import('../telemetry/span.js').Span[] | undefined {
+    return this.session.traces.spansOf(traceId);
+  }
+
+  /** Calls the scenario declares (and the gateway's flows), so the graph is whole before traffic. */
+  declaredEdges(): ReadonlyArray<[string, string]> {
+    const edges = new Set<string>();
+    for (const flow of this.session.scenario.traffic) edges.add(`${GATEWAY.name}\u0000${flow.to}`);
+    for (const service of this.session.scenario.services) {
+      for (const version of service.versions) {
+        for (const step of version.calls) {
+          for (const call of step.kind === 'call' ? [step.call] : step.calls) edges.add(`${service.name}\u0000${call.service}`);
+        }
+      }
+    }
+    return [...edges].map((e) => e.split('\u0000') as [string, string]);
+  }
+
+  snapshot(nowMs = Date.now()): UiSnapshot {
+    const { session } = this;
+    const scenario = session.scenario;
+    const started = session.trafficStartedAt;
+    const windowMs = started === undefined ? RECENT_MS : Math.max(1000, Math.min(RECENT_MS, nowMs - started));
+    const window = { fromMs: nowMs - windowMs, toMs: nowMs };
+    const services: ServiceRow[] = scenario.services.map((spec) => {
+      const figures = session.stats.service(spec.name, undefined, window);
+      const instances: InstanceView[] = [...session.instances.values()]
+        .filter((s) => s.plan.service === spec.name)
+        .map((s) => ({ id: s.plan.id, version: s.plan.version, state: s.state, ejected: s.state === 'ready' && this.isEjected(s.plan.id) }));
+      return {
+        name: spec.name,
+        versions: spec.versions.map((v) => v.name),
+        instances,
+        rps: figures.rps,
+        successRate: figures.requests > 0 ? 1 - figures.errorRate : null,
+        p50Ms: figures.requests > 0 ? figures.p50Ms : null,
+        p90Ms: figures.requests > 0 ? figures.p90Ms : null,
+        p99Ms: figures.requests > 0 ? figures.p99Ms : null,
+        rpsHistory: session.stats.history(spec.name, HISTORY_SECONDS, nowMs),
+      };
+    });
+    const seconds = windowMs / 1000;
+    const edges: EdgeRow[] = session.stats.edgeList(window)
+      .filter((e) => e.requests > 0)
+      .map((e) => ({ source: e.source, destination: e.destination, rps: e.requests / seconds, errorShare: e.errors / e.requests }));
+    const entry = edges.filter((e) => e.source === GATEWAY.name);
+    const entryRps = entry.reduce((n, e) => n + e.rps, 0);
+    const entryErrors = entry.reduce((n, e) => n + e.rps * e.errorShare, 0);
+    const ingress = session.instances.get(GATEWAY.name)?.started?.ingress;
+    return {
+      scenario: scenario.name,
+      description: session.scenario.description,
+      seed: session.seed,
+      runtime: this.runtimeName,
+      phase: this.phase,
+      message: this.message,
+      startup: [...session.instances.values()].map((s) => ({ id: s.plan.id, service: s.plan.service, state: s.state })),
+      services,
+      edges,
+      totals: { rps: entryRps, successRate: entryRps > 0 ? 1 - entryErrors / entryRps : null },
+      traces: session.traces.recent().map(traceRow),
+      timeline: this.timelineView(),
+      logs: this.logs,
+      logCount: this.logCount,
+      ingress: ingress ? `http://${ingress.host}:${ingress.port}` : undefined,
+      entry: ingress && scenario.traffic[0]
+        ? `curl -H 'Host: ${scenario.traffic[0].to}' http://${ingress.host}:${ingress.port}${scenario.traffic[0].path}`
+        : undefined,
+      warnings: [...this.warnings],
+    };
+  }
+
+  private timelineView(): TimelineView {
+    const events = this.session.timelineEvents;
+    const items: TimelineItem[] = events.map((e) => ({ atMs: e.atMs, label: describeEvent(e), done: this.fired.has(e.index) }));
+    return {
+      elapsedMs: this.session.timeline?.elapsed() ?? 0,
+      durationMs: this.session.scenario.durationMs,
+      items,
+      narration: this.narration,
+      next: items.find((i) => !i.done),
+      checks: this.session.checkResults.filter((c): c is CheckResult & { at: string } => c.at !== undefined),
+    };
+  }
+}
+
+export function describeEvent(event: TimelineEvent): string {
+  const parts: string[] = [];
+  if (event.say) parts.push(`“${event.say}”`);
+  if (event.set) parts.push(`set ${Object.keys(event.set).join(', ')}`);
+  const target = (t: { service: string; version: string | undefined; replica: number | undefined }) =>
+    `${t.service}${t.version ? ` ${t.version}` : ''}${t.replica !== undefined ? ` #${t.replica}` : ''}`;
+  if (event.kill) parts.push(`kill ${target(event.kill)}`);
+  if (event.restart) parts.push(`restart ${target(event.restart)}`);
+  if (event.check) parts.push(`check ${event.check.expr.text}`);
+  return `${clock(event.atMs)}  ${parts.join('; ')}`;
+}
