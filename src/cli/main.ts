@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { validateCommand, type Output } from './validate.js';
 import { runCommand, type RunOptions } from './run.js';
+import { upCommand, type UpOptions } from './up.js';
 
 const stdio: Output = {
   out: (line) => process.stdout.write(line + '\n'),
@@ -47,6 +48,28 @@ Examples:
   mesh-sim validate scenarios/bookinfo.yaml
   mesh-sim validate scenarios/*.yaml`)
     .action(async (files: string[]) => setExit(await validateCommand(files, stdio)));
+
+  program
+    .command('up')
+    .summary('start a scenario\'s mesh and watch it live in the terminal')
+    .description('Start the scenario\'s mesh and show it live until you quit: services with their\n' +
+      'rates, errors and latency, the service graph, every sidecar\'s access log, traces\n' +
+      'as waterfalls, and the timeline with its narration. Press ? for the keys;\n' +
+      'q or Ctrl-C stops everything the run started.')
+    .argument('<file>', 'scenario file (YAML)')
+    .option('-s, --seed <n>', "seed for every random decision (default: the scenario's, else a fresh one)")
+    .option('-r, --runtime <name>', 'where the mesh runs: process', 'process')
+    .addHelpText('after', `
+Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
+terminal, use \`mesh-sim run\`.
+
+Keys: Tab or 1-5 panes, arrows or j/k move, Enter opens, Esc back, / filter,
+p pause, n next timeline event (instructor mode), ? help, q quit.
+
+Examples:
+  mesh-sim up scenarios/bookinfo.yaml
+  mesh-sim up scenarios/canary.yaml --seed 7`)
+    .action(async (file: string, options: UpOptions) => setExit(await upCommand(file, options, stdio)));
 
   program
     .command('run')

@@ -11,6 +11,7 @@ import { MeshSession } from '../mesh/session.js';
 import { buildSummary, formatSummary } from '../mesh/summary.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/select.js';
+import { clock } from '../tui/model.js';
 import { EXIT, UserError } from './exit-codes.js';
 import type { Output } from './validate.js';
 
@@ -47,11 +48,6 @@ export async function loadOrExplain(file: string, output: Output): Promise<Loade
     for (const problem of error.problems) output.err(formatProblem(problem));
     return undefined;
   }
-}
-
-function clock(ms: number): string {
-  const s = Math.max(0, Math.floor(ms / 1000));
-  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 export async function runCommand(file: string, options: RunOptions, output: Output): Promise<number> {

@@ -1,0 +1,91 @@
+// `mesh-sim up FILE`: the mesh, live in the terminal until the user quits. Startup
+// shows each instance coming up; `q`, Ctrl-C or SIGTERM restore the terminal and stop
+// everything the run started.
+
+import { formatDuration } from '../scenario/units.js';
+import { freshSeed } from '../policy/decide.js';
+import { MeshSession } from '../mesh/session.js';
+import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
+import { runtimeFactory } from '../runtime/select.js';
+import { EXIT, UserError } from './exit-codes.js';
+import { loadOrExplain, parseRuntime, parseSeed } from './run.js';
+import type { Output } from './validate.js';
+
+export interface UpOptions {
+  seed?: string;
+  runtime?: string;
+}
+
+export async function upCommand(file: string, options: UpOptions, output: Output): Promise<number> {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    const which = !process.stdout.isTTY ? 'standard output' : 'standard input';
+    throw new UserError(`\`up\` draws a live UI and needs a terminal, but ${which} is not one.\n` +
+      `  To run without the UI:  mesh-sim run ${file}   (add --json for a machine-readable summary)`);
+  }
+  const seedOption = parseSeed(options.seed);
+  const runtime = parseRuntime(options.runtime);
+  const loaded = await loadOrExplain(file, output);
+  if (!loaded) return EXIT.badInput;
+  const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
+
+  // chalk (ink's colours) reads FORCE_COLOR but not NO_COLOR: translate before ink loads.
+  if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
+  // React's production build: faster frames, and no development warnings over the UI.
+  process.env.NODE_ENV ??= 'production';
+  const [{ render }, React, { App }, { UiStore }] = await Promise.all([
+    import('ink'), import('react'), import('../tui/app.js'), import('../tui/store.js'),
+  ]);
+
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), seed, retentionSeconds: 900 });
+  const store = new UiStore(session, runtime);
+  for (const warning of loaded.warnings) store.warn(`${warning.path}: ${warning.message}`);
+
+  let finished!: (code: number) => void;
+  const done = new Promise<number>((resolve) => (finished = resolve));
+  let quitting = false;
+  let failure: string | undefined;
+  const ui = render(React.createElement(App, {
+    source: store,
+    onQuit: () => void quit(EXIT.ok),
+    onNextEvent: () => session.timeline?.skipToNext(),
+  }), { exitOnCtrlC: false, maxFps: 10, patchConsole: true });
+
+  async function quit(code: number): Promise<void> {
+    if (quitting) return;
+    quitting = true;
+    store.setPhase('stopping');
+    ui.unmount();
+    ui.cleanup();
+    if (failure) output.err(`mesh-sim: ${failure}`);
+    output.err(`mesh-sim: stopping ${loaded!.scenario.name}…`);
+    await session.shutdown();
+    const requests = session.traffic?.counts.answered ?? 0;
+    output.err(`mesh-sim: stopped after ${formatDuration(Math.round(session.runSeconds()) * 1000)}, ${requests} requests answered; nothing it started is left running`);
+    finished(code);
+  }
+  const onSignal = () => void quit(EXIT.ok);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+
+  try {
+    await session.start();
+    if (!quitting) {
+      store.setPhase('running');
+      session.beginTraffic();
+    }
+  } catch (error) {
+    if (error instanceof RuntimeUnavailableError) failure = error.message;
+    else if (error instanceof InstanceStartError) failure = `${error.message}\nmesh-sim: the mesh did not start; everything it started has been stopped`;
+    else failure = `internal error: ${(error as Error).message}`;
+    store.setPhase('failed', failure);
+    // Leave the failure on screen a moment, then restore the terminal and say it plainly.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    void quit(error instanceof RuntimeUnavailableError || error instanceof InstanceStartError ? EXIT.badInput : EXIT.internal);
+  }
+  const code = await done;
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGHUP', onSignal);
+  return code;
+}

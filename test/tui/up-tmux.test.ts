@@ -1,0 +1,102 @@
+// `mesh-sim up` in a real terminal: tmux runs it, send-keys types, capture-pane reads.
+import test, { type ExecutionContext } from 'ava';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { BIN, processesTagged } from '../helpers/cli.js';
+import { PACKAGE_ROOT } from '../../src/version.js';
+
+const SOCKET = `mesh-sim-test-${process.pid}`;
+
+function hasTmux(): boolean {
+  try {
+    execFileSync('tmux', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
+const screen = (name: string, escapes = false) => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The test's own tmux server goes, whatever state the test left it in. */
+function stopTmux(): void {
+  try {
+    tmux('kill-server');
+  } catch {
+    // Already gone.
+  }
+}
+
+async function waitForScreen(t: ExecutionContext, name: string, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    last = screen(name);
+    if (pattern.test(last)) return last;
+    await sleep(200);
+  }
+  t.fail(`${what}: the screen never showed ${pattern}\n${last}`);
+  return last;
+}
+
+async function keys(name: string, ...sequence: string[]): Promise<void> {
+  for (const key of sequence) {
+    tmux('send-keys', '-t', name, key);
+    await sleep(150);
+  }
+}
+
+function startUp(name: string, tag: string, size: [number, number], env = ''): void {
+  const command = `cd ${PACKAGE_ROOT} && env MESH_SIM_TEST_TAG=${tag} ${env} ${process.execPath} ${BIN} up scenarios/bookinfo.yaml; echo EXIT=$?; sleep 60`;
+  tmux('new-session', '-d', '-s', name, '-x', String(size[0]), '-y', String(size[1]), command);
+}
+
+const requireTmux = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
+const run = hasTmux() ? test.serial : requireTmux ? test.serial : test.skip;
+
+run('mesh-sim up shows Bookinfo live: services fill, Tab reaches traces, Enter opens a waterfall, ? helps, q quits cleanly', async (t) => {
+  if (!hasTmux()) return t.fail('tmux is not installed: .ci/run installs it (apt-get install tmux)');
+  const tag = randomUUID();
+  const name = 'up';
+  t.teardown(stopTmux);
+  startUp(name, tag, [100, 30]);
+  let table = '';
+  for (const service of ['productpage', 'details', 'reviews', 'ratings']) {
+    // Each row fills as its first requests end: callees before their callers.
+    table = await waitForScreen(t, name, new RegExp(`^${service}\\s+v1.*●+\\s+[1-9][\\d.]*\\s+\\d`, 'm'), `${service} with a non-zero rate`);
+  }
+  t.regex(table, /^reviews\s+v1 v2 v3\s+●●●/m);
+  await keys(name, 'Tab', 'Tab', 'Tab');
+  await waitForScreen(t, name, /TIME +TRACE +DURATION/, 'the traces pane after three Tabs');
+  await waitForScreen(t, name, /GET productpage\/productpage +\d/, 'a trace in the list');
+  await keys(name, 'Enter');
+  const fall = await waitForScreen(t, name, /^istio-ingressgateway → productpage v1 +█/m, 'a waterfall');
+  t.regex(fall, /^ {2}productpage v1 GET \/productpage/m, 'productpage at the root of the trace');
+  t.regex(fall, /^ {4}productpage → details v1/m);
+  await keys(name, 'Escape', '?');
+  await waitForScreen(t, name, /Keys[\s\S]*q, Ctrl-C +quit, stopping everything the run started/, 'the help screen');
+  await keys(name, '?', 'q');
+  const end = await waitForScreen(t, name, /EXIT=\d+/, 'the exit status');
+  t.regex(end, /EXIT=0/);
+  t.regex(end, /nothing it started is left running/);
+  t.deepEqual(await processesTagged(tag), [], 'no process of the run is left');
+});
+
+run('mesh-sim up fits 80x24 and draws no colour with NO_COLOR', async (t) => {
+  if (!hasTmux()) return t.fail('tmux is not installed');
+  const tag = randomUUID();
+  const name = 'small';
+  t.teardown(stopTmux);
+  startUp(name, tag, [80, 24], 'NO_COLOR=1');
+  const table = await waitForScreen(t, name, /^reviews\s+v1 v2 v3/m, 'the services table');
+  const lines = table.replace(/\n$/, '').split('\n');
+  t.true(lines.length <= 24, `${lines.length} lines`);
+  t.true(lines.every((l) => [...l].length <= 80), 'no line wider than the terminal');
+  t.regex(table, /1 Services {2}2 Graph {2}3 Logs {2}4 Traces {2}5 Timeline/);
+  t.notRegex(screen(name, true), /\u001b\[[0-9;]*m/, 'no colour or style escapes on screen');
+  await keys(name, 'q');
+  t.regex(await waitForScreen(t, name, /EXIT=\d+/, 'the exit status'), /EXIT=0/);
+  t.deepEqual(await processesTagged(tag), []);
+});
