@@ -218,7 +218,14 @@ setTimeout(() => {
 }, 300_000).unref();
 
 const results: Record<string, unknown> = { node: process.version, cpus: (await import('node:os')).cpus().length };
-results.sidecar = await sidecarBenchmarks();
-results.bookinfo = await bookinfoBenchmarks();
+const only = process.argv[2];
+if (!only || only === 'sidecar') results.sidecar = await sidecarBenchmarks();
+if (!only || only === 'bookinfo') results.bookinfo = await bookinfoBenchmarks();
+if (!only || only === 'ui') {
+  log('UI: ingest and frame time at 2,000 spans/s, then at 4x that');
+  process.env.NODE_ENV ??= 'production';
+  const { uiBenchmark } = await import('./ui.js');
+  results.ui = { at2000: await uiBenchmark(2000, 8), at8000: await uiBenchmark(8000, 6) };
+}
 process.stdout.write(JSON.stringify(results, null, 2) + '\n');
 process.exit(0);

@@ -1,0 +1,133 @@
+// The UI's benchmark: a session (not started) fed Bookinfo-shaped traces as OTLP/JSON
+// batches, as sidecars send them, with their access-log lines, while the App renders
+// into a dummy terminal at its capped frame rate. Reports spans/s ingested, frame time
+// (snapshot and render) and RSS. Bounded in time and count.
+
+import { PassThrough, Writable } from 'node:stream';
+import React from 'react';
+import { render } from 'ink';
+import { App } from '../../src/tui/app.js';
+import { UiStore } from '../../src/tui/store.js';
+import { MeshSession } from '../../src/mesh/session.js';
+import { loadScenarioFile } from '../../src/scenario/load.js';
+import { runtimeFactory } from '../../src/runtime/select.js';
+import { decodeSpans, encodeSpans } from '../../src/telemetry/otlp.js';
+import { ATTR, type Span } from '../../src/telemetry/span.js';
+import { newSpanId, newTraceId } from '../../src/telemetry/trace-context.js';
+import { PACKAGE_ROOT } from '../../src/version.js';
+
+const HOPS: Array<[string, string, 'client' | 'server', number, number]> = [
+  // service, peer, kind, parent index, duration ms
+  ['istio-ingressgateway', 'productpage', 'client', -1, 20],
+  ['productpage', '', 'server', 0, 19],
+  ['productpage', 'details', 'client', 1, 3],
+  ['details', '', 'server', 2, 2],
+  ['productpage', 'reviews', 'client', 1, 12],
+  ['reviews', '', 'server', 4, 11],
+  ['reviews', 'ratings', 'client', 5, 4],
+  ['ratings', '', 'server', 6, 3],
+];
+
+function trace(now: number): Span[] {
+  const traceId = newTraceId();
+  const ids = HOPS.map(() => newSpanId());
+  return HOPS.map(([service, peer, kind, parent, ms], i) => ({
+    traceId,
+    spanId: ids[i]!,
+    parentSpanId: parent < 0 ? undefined : ids[parent],
+    name: `${service} ${kind}`,
+    kind,
+    startMs: now - 20 + i,
+    endMs: now - 20 + i + ms,
+    service,
+    attributes: {
+      [ATTR.method]: 'GET', [ATTR.path]: '/x', [ATTR.status]: 200, [ATTR.responseFlags]: '-', [ATTR.canonicalRevision]: 'v1',
+      ...(kind === 'client' ? { [ATTR.peerService]: peer, [ATTR.final]: true, [ATTR.attempt]: 1 } : {}),
+    },
+    error: false,
+  }));
+}
+
+function accessLine(service: string, now: number): string {
+  return JSON.stringify({
+    start_time: new Date(now).toISOString(), method: 'GET', path: '/x', protocol: 'HTTP/1.1', response_code: 200, response_flags: '-',
+    response_code_details: 'via_upstream', bytes_received: 0, bytes_sent: 128, duration: 3, upstream_service_time: null, upstream_host: null,
+    upstream_cluster: 'inbound|1||', upstream_request_attempt_count: 1, x_request_id: 'r', traceparent: 't', authority: `${service}:9080`,
+    user_agent: null, route_name: null, reporter: 'destination', workload: `${service}-v1`, instance: `${service}-v1-0`, destination_service: service,
+  });
+}
+
+function quantile(values: number[], q: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+}
+
+export async function uiBenchmark(targetSpansPerSecond = 2000, seconds = 8): Promise<Record<string, unknown>> {
+  const loaded = await loadScenarioFile(`${PACKAGE_ROOT}/scenarios/bookinfo.yaml`);
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory('process'), seed: 42 });
+  session.trafficStartedAt = Date.now();
+  const store = new UiStore(session, 'process');
+  store.setPhase('running');
+  const ingest = (spans: Span[]) => (session as unknown as { onSpans(s: Span[]): void }).onSpans(spans);
+  const frames: number[] = [];
+  let snapshotMs = 0;
+  const source = {
+    snapshot: () => {
+      const started = performance.now();
+      const s = store.snapshot();
+      snapshotMs = performance.now() - started;
+      return s;
+    },
+    spansOf: (id: string) => store.spansOf(id),
+    declaredEdges: () => store.declaredEdges(),
+  };
+  const terminal = Object.assign(new Writable({ write: (_chunk, _enc, done) => done() }), { columns: 120, rows: 40, isTTY: true });
+  // A keyboard that types nothing: ink wants raw mode, which only a terminal's stdin has.
+  const keyboard = Object.assign(new PassThrough(), { isTTY: true, setRawMode: () => keyboard, ref: () => keyboard, unref: () => keyboard });
+  const ui = render(React.createElement(App, { source, onQuit: () => {}, onNextEvent: () => {}, size: { columns: 120, rows: 40 } }), {
+    stdout: terminal as unknown as NodeJS.WriteStream,
+    stdin: keyboard as unknown as NodeJS.ReadStream,
+    patchConsole: false,
+    exitOnCtrlC: false,
+    maxFps: 10,
+    onRender: ({ renderTime }) => frames.push(renderTime + snapshotMs),
+  });
+  const rssBefore = process.memoryUsage().rss;
+  const batchEveryMs = 100;
+  const tracesPerBatch = Math.max(1, Math.round((targetSpansPerSecond / HOPS.length) * (batchEveryMs / 1000)));
+  let spans = 0;
+  let ingestMs = 0;
+  const deadline = performance.now() + seconds * 1000;
+  while (performance.now() < deadline) {
+    const tick = performance.now();
+    const now = Date.now();
+    const batch = Array.from({ length: tracesPerBatch }, () => trace(now)).flat();
+    // Each sidecar exports its own spans: one OTLP body per service, decoded as the hub does.
+    const started = performance.now();
+    for (const service of new Set(batch.map((s) => s.service))) {
+      const own = batch.filter((s) => s.service === service);
+      ingest(decodeSpans(JSON.parse(encodeSpans({ 'service.name': service }, own))).spans);
+      for (let i = 0; i < own.length; i++) {
+        session.emit('log', { kind: 'access', entry: JSON.parse(accessLine(service, now)) }, { instance: `${service}-v1-0`, container: 'sidecar', stream: 'stdout', text: '' });
+      }
+    }
+    ingestMs += performance.now() - started;
+    spans += batch.length;
+    session.traces.tick(Date.now());
+    await new Promise((r) => setTimeout(r, Math.max(0, batchEveryMs - (performance.now() - tick))));
+  }
+  const rssAfter = process.memoryUsage().rss;
+  ui.unmount();
+  const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
+  return {
+    targetSpansPerSecond,
+    ingestedSpansPerSecond: Math.round(spans / seconds),
+    ingestCpuPerSpanUs: Math.round((ingestMs * 1000) / spans * 10) / 10,
+    frames: frames.length,
+    frameP50Ms: Math.round(quantile(frames, 0.5) * 10) / 10,
+    frameP99Ms: Math.round(quantile(frames, 0.99) * 10) / 10,
+    rssBeforeMB: mb(rssBefore),
+    rssAfterMB: mb(rssAfter),
+    note: 'frame = snapshot + ink render at 120x40, capped at 10 fps; ingest = OTLP decode, trace assembly, statistics, access-log parsing',
+  };
+}
