@@ -21,6 +21,8 @@ export interface RunOptions {
   json?: boolean;
   runtime?: string;
   accessLog?: string;
+  /** Start Prometheus (and Grafana on Docker) beside the mesh. */
+  prometheus?: boolean;
 }
 
 /** Runs without a given duration last this long. */
@@ -114,6 +116,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
       output.err('mesh-sim: interrupted before the mesh was up; nothing is left running');
       return EXIT.interrupted;
     }
+    if (options.prometheus) await session.startObservability();
     const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${f.path}`).join(', ');
     output.err(`  traffic: ${flows || 'none (the scenario has no traffic)'}`);
     session.beginTraffic(durationMs);

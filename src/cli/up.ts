@@ -14,6 +14,8 @@ import type { Output } from './validate.js';
 export interface UpOptions {
   seed?: string;
   runtime?: string;
+  /** False with --no-prometheus. */
+  prometheus?: boolean;
 }
 
 export async function upCommand(file: string, options: UpOptions, output: Output): Promise<number> {
@@ -73,6 +75,8 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     if (!quitting) {
       store.setPhase('running');
       session.beginTraffic();
+      // In the background: an image pull may take a while, and the mesh is already worth watching.
+      if (options.prometheus !== false) void session.startObservability().catch((error: Error) => store.warn(`Prometheus: ${error.message}`));
     }
   } catch (error) {
     if (error instanceof RuntimeUnavailableError) failure = error.message;

@@ -15,7 +15,7 @@ import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
 import type { Span } from '../telemetry/span.js';
 import { TrafficGenerator } from '../traffic/generator.js';
 import {
-  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Runtime, type RuntimeHooks, type StartedInstance,
+  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeHooks, type StartedInstance,
 } from '../runtime/runtime.js';
 import { Hub } from './hub.js';
 import { gatewayPlan, matchInstances, planInstances } from './plan.js';
@@ -86,6 +86,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private stopped = false;
   /** Where the collector takes OTLP/HTTP spans from this machine (for apps' own SDKs). */
   collectorUrl: string | undefined;
+  /** Prometheus and Grafana, once started (startObservability). */
+  observability: Observability | undefined;
 
   constructor(private readonly loaded: LoadedScenario, private readonly options: SessionOptions) {
     super();
@@ -238,6 +240,13 @@ export class MeshSession extends EventEmitter<SessionEvents> {
 
   private sidecarIds(): string[] {
     return [...this.plans, this.gateway].map((p) => p.id);
+  }
+
+  /** Starts Prometheus (and Grafana where the runtime can) beside the mesh; never fatal. */
+  async startObservability(scrapeIntervalSeconds = 5): Promise<Observability> {
+    this.observability = await this.runtime.startObservability((m) => this.emit('progress', m), { scrapeIntervalSeconds });
+    for (const note of this.observability.notes) this.emit('progress', note);
+    return this.observability;
   }
 
   /** Starts the traffic and the timeline; with `durationMs`, traffic ends at that scenario time. */

@@ -73,6 +73,13 @@ export interface RuntimePreparation {
   controlHost: string;
 }
 
+/** Where Prometheus and Grafana ended up, if anywhere, and why not otherwise. */
+export interface Observability {
+  prometheus: string | undefined;
+  grafana: string | undefined;
+  notes: string[];
+}
+
 export interface Runtime {
   readonly name: 'process' | 'docker';
   /** Gets ready to start instances (a Docker network, images); says where the control plane listens. */
@@ -82,6 +89,8 @@ export interface Runtime {
   kill(id: string): Promise<void>;
   /** Starts a killed instance again; its address may change. */
   restart(id: string): Promise<StartedInstance>;
+  /** Starts Prometheus (and Grafana, where it can) scraping every sidecar; never fatal. */
+  startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability>;
   /** Stops everything it started: gracefully, then by force after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }

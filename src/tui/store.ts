@@ -41,6 +41,9 @@ export interface UiSnapshot {
   ingress: string | undefined;
   /** A curl line that calls the mesh through the gateway, like the first traffic flow does. */
   entry: string | undefined;
+  /** Prometheus and Grafana, when they run. */
+  prometheus: string | undefined;
+  grafana: string | undefined;
   warnings: string[];
 }
 
@@ -187,6 +190,8 @@ export class UiStore {
       entry: ingress && scenario.traffic[0]
         ? `curl -H 'Host: ${scenario.traffic[0].to}' http://${ingress.host}:${ingress.port}${scenario.traffic[0].path}`
         : undefined,
+      prometheus: session.observability?.prometheus,
+      grafana: session.observability?.grafana,
       warnings: [...this.warnings],
     };
   }

@@ -98,6 +98,8 @@ export function recordedSnapshot(): UiSnapshot {
     logCount: 5,
     ingress: 'http://127.0.0.1:15001',
     entry: "curl -H 'Host: productpage' http://127.0.0.1:15001/productpage",
+    prometheus: undefined,
+    grafana: undefined,
     warnings: [],
   };
 }

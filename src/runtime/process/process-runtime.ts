@@ -8,12 +8,14 @@ import { SIDECAR_ENV, type SidecarBoot } from '../../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
 import { NAMESPACE } from '../../control/protocol.js';
 import {
-  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment, type Runtime,
-  type RuntimeHooks, type RuntimePreparation, type StartedInstance,
+  InstanceStartError, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment, type Observability,
+  type Runtime, type RuntimeHooks, type RuntimePreparation, type StartedInstance,
 } from '../runtime.js';
 import { freePorts } from './ports.js';
 import { LineSplitter } from '../lines.js';
 import { RunRecord } from '../run-record.js';
+import { findOnPath } from '../which.js';
+import { LocalPrometheus } from './local-prometheus.js';
 
 const SIDECAR_MAIN = fileURLToPath(new URL('../../sidecar/main.js', import.meta.url));
 const WORKLOAD_MAIN = fileURLToPath(new URL('../../workload/main.js', import.meta.url));
@@ -50,6 +52,7 @@ export class ProcessRuntime implements Runtime {
   private readonly pods = new Map<string, Pod>();
   private stopping = false;
   private readonly record: RunRecord;
+  private prometheus: LocalPrometheus | undefined;
 
   constructor(private readonly hooks: RuntimeHooks, runId: string) {
     this.record = new RunRecord(runId, 'process');
@@ -114,6 +117,7 @@ export class ProcessRuntime implements Runtime {
       admin: { host: LOOPBACK, port: admin! },
     };
     await this.record.setMembers(this.allPids());
+    await this.prometheus?.setTargets(this.adminAddresses());
   }
 
   private spawnMember(pod: Pod, container: Member['container'], file: string, args: string[], extraEnv: Record<string, string>, group: boolean): void {
@@ -171,6 +175,28 @@ export class ProcessRuntime implements Runtime {
     }
   }
 
+  async startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability> {
+    const binary = findOnPath('prometheus');
+    const grafanaNote = 'Grafana runs with --runtime docker; its dashboards are in dashboards/ for a Grafana of your own';
+    if (!binary) {
+      return { prometheus: undefined, grafana: undefined, notes: ['no prometheus on PATH: install it (Debian: apt install prometheus) to query the mesh with PromQL', grafanaNote] };
+    }
+    this.prometheus = new LocalPrometheus(binary);
+    try {
+      const url = await this.prometheus.start(this.adminAddresses(), options.scrapeIntervalSeconds);
+      progress(`Prometheus ${url} scraping ${this.adminAddresses().length} sidecars every ${options.scrapeIntervalSeconds}s`);
+      return { prometheus: url, grafana: undefined, notes: [grafanaNote] };
+    } catch (error) {
+      await this.prometheus.stop();
+      this.prometheus = undefined;
+      return { prometheus: undefined, grafana: undefined, notes: [`Prometheus did not start: ${(error as Error).message}`, grafanaNote] };
+    }
+  }
+
+  private adminAddresses(): Address[] {
+    return [...this.pods.values()].flatMap((p) => (p.started?.admin ? [p.started.admin] : []));
+  }
+
   async kill(id: string): Promise<void> {
     const pod = this.pods.get(id);
     if (!pod) return;
@@ -199,6 +225,7 @@ export class ProcessRuntime implements Runtime {
       for (const member of members) this.signal(member, 'SIGKILL');
       await all;
     }
+    await this.prometheus?.stop();
     await this.record.remove();
   }
 
