@@ -22,6 +22,8 @@ export interface SidecarBoot {
     outbound: number;
     /** /stats/prometheus, /healthz/ready, /config_dump, /clusters. */
     admin: number;
+    /** The outbound listener's host when it differs: in a pod only the app calls out through it. */
+    outboundHost?: string;
   };
   /** Where the app listens, in the same pod (sidecar mode). */
   app: { host: string; port: number } | undefined;

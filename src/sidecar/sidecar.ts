@@ -96,7 +96,7 @@ export class Sidecar {
     const outbound = http.createServer((req, res) => void this.outbound.handle(req, res));
     this.servers.push(admin, outbound);
     await listen(admin, at.admin, at.host);
-    await listen(outbound, at.outbound, at.host);
+    await listen(outbound, at.outbound, at.outboundHost ?? at.host);
     if (mode === 'sidecar' && this.inbound && app) {
       const inbound = http.createServer((req, res) => this.inbound!.handle(req, res));
       this.servers.push(inbound);
