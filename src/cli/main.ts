@@ -8,6 +8,15 @@ import { EXIT, UserError } from './exit-codes.js';
 import { validateCommand, type Output } from './validate.js';
 import { runCommand, type RunOptions } from './run.js';
 import { upCommand, type UpOptions } from './up.js';
+import { downCommand, type DownOptions } from './down.js';
+
+// `mesh-sim … | head`: when the reader goes away, stop quietly, as git and grep do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw error;
+  });
+}
 
 const stdio: Output = {
   out: (line) => process.stdout.write(line + '\n'),
@@ -37,9 +46,7 @@ Scenario format: see README.md ("The scenario file").`);
   program
     .command('validate')
     .summary('check scenario files and report every problem in them')
-    .description('Check scenario files against the scenario format and report every problem found,\n' +
-      'each as FILE:LINE:COL: PATH: message. Warnings (rules that will not do what\n' +
-      'they seem to) do not fail validation.')
+    .description('Check scenario files against the scenario format and report every problem found, each as FILE:LINE:COL: PATH: message. Warnings (rules that will not do what they seem to) do not fail validation.')
     .argument('<files...>', 'scenario files (YAML)')
     .addHelpText('after', `
 Exit status: 0 when every file is valid, 2 when any has a problem.
@@ -52,13 +59,11 @@ Examples:
   program
     .command('up')
     .summary('start a scenario\'s mesh and watch it live in the terminal')
-    .description('Start the scenario\'s mesh and show it live until you quit: services with their\n' +
-      'rates, errors and latency, the service graph, every sidecar\'s access log, traces\n' +
-      'as waterfalls, and the timeline with its narration. Press ? for the keys;\n' +
-      'q or Ctrl-C stops everything the run started.')
+    .description('Start the scenario\'s mesh and show it live until you quit: services with their rates, errors and latency, the service graph, every sidecar\'s access log, traces as waterfalls, and the timeline with its narration. Press ? for the keys; q or Ctrl-C stops everything the run started.')
     .argument('<file>', 'scenario file (YAML)')
     .option('-s, --seed <n>', "seed for every random decision (default: the scenario's, else a fresh one)")
-    .option('-r, --runtime <name>', 'where the mesh runs: process', 'process')
+    .option('-r, --runtime <name>', 'where the mesh runs: process (local processes) or docker (containers)', 'process')
+    .option('--no-prometheus', 'do not start Prometheus (and Grafana on docker) beside the mesh')
     .addHelpText('after', `
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
 terminal, use \`mesh-sim run\`.
@@ -68,22 +73,21 @@ p pause, n next timeline event (instructor mode), ? help, q quit.
 
 Examples:
   mesh-sim up scenarios/bookinfo.yaml
-  mesh-sim up scenarios/canary.yaml --seed 7`)
+  mesh-sim up scenarios/canary.yaml --seed 7
+  mesh-sim up scenarios/bookinfo.yaml --runtime docker`)
     .action(async (file: string, options: UpOptions) => setExit(await upCommand(file, options, stdio)));
 
   program
     .command('run')
     .summary("run a scenario without the UI and print a summary (for CI)")
-    .description('Start the scenario\'s mesh, drive its traffic and timeline for its duration,\n' +
-      'then print a summary: per service requests, errors, rps and latency\n' +
-      'percentiles, edges, traces, and the result of every check. Progress and\n' +
-      'narration go to stderr, the summary to stdout.')
+    .description('Start the scenario\'s mesh, drive its traffic and timeline for its duration, then print a summary: per service requests, errors, rps and latency percentiles, edges, traces, and the result of every check. Progress and narration go to stderr, the summary to stdout.')
     .argument('<file>', 'scenario file (YAML)')
     .option('-d, --duration <duration>', "how long to run, e.g. 30s or 2m (default: the scenario's duration, else 30s)")
     .option('-s, --seed <n>', "seed for every random decision (default: the scenario's, else a fresh one, printed)")
     .option('--json', 'print the summary as JSON')
-    .option('-r, --runtime <name>', 'where the mesh runs: process', 'process')
+    .option('-r, --runtime <name>', 'where the mesh runs: process (local processes) or docker (containers)', 'process')
     .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
+    .option('--prometheus', 'start Prometheus (and Grafana on docker) beside the mesh, as up does')
     .addHelpText('after', `
 Exit status: 0 when every check holds, 1 when one fails, 2 for bad input or a
 mesh that would not start, 130 when interrupted (the summary is still printed).
@@ -93,6 +97,17 @@ Examples:
   mesh-sim run scenarios/retry-storm.yaml --duration 20s --json > summary.json
   mesh-sim run scenarios/canary.yaml --seed 7 --access-log access.jsonl`)
     .action(async (file: string, options: RunOptions) => setExit(await runCommand(file, options, stdio)));
+
+  program
+    .command('down')
+    .summary('remove what a crashed or killed run left behind')
+    .description('Remove what runs left behind when mesh-sim could not clean up after itself (kill -9, a crash): containers and networks labelled mesh-sim, and processes of the process runtime. Runs whose mesh-sim is still running are left alone unless --all.')
+    .option('--all', 'also remove what running meshes started')
+    .addHelpText('after', `
+Examples:
+  mesh-sim down
+  docker ps --filter label=mesh-sim      # what it would look for`)
+    .action(async (options: DownOptions) => setExit(await downCommand(options, stdio)));
 
   return program;
 }

@@ -74,3 +74,16 @@ test('an unknown command or option exits 2 with a hint, not a stack trace', asyn
   t.is(missing.code, 2);
   t.regex(missing.stderr, /missing required argument 'files'/);
 });
+
+test('output cut short by a closed pipe (| head) ends quietly, without a stack trace', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { BIN } = await import('../helpers/cli.js');
+  const child = spawn(process.execPath, [BIN, 'run', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // The reader is gone before the first write: that write meets EPIPE, as under `| head`.
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.is(code, 0);
+  t.notRegex(stderr, /EPIPE|\n\s+at /);
+});

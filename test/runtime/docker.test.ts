@@ -1,0 +1,198 @@
+// The Docker runtime for real: containers through dockerode, on a user-defined network.
+import test, { type ExecutionContext } from 'ava';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Docker from 'dockerode';
+import { buildSummary, type Summary } from '../../src/mesh/summary.js';
+import { MeshSession } from '../../src/mesh/session.js';
+import { runtimeFactory } from '../../src/runtime/select.js';
+import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
+import { loadFile, loadText, sleep } from '../helpers/mesh.js';
+import { dockerAvailable, ensureUserImage } from '../helpers/docker.js';
+import { runCli, startCli } from '../helpers/cli.js';
+
+const docker = new Docker();
+const here = await dockerAvailable(docker);
+const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
+const run = here || required ? test.serial : test.skip;
+
+function needDocker(t: ExecutionContext): boolean {
+  if (here) return true;
+  t.fail('no Docker daemon: .ci/run installs docker.io and starts dockerd');
+  return false;
+}
+
+async function containersOf(runId: string): Promise<Docker.ContainerInfo[]> {
+  return docker.listContainers({ all: true, filters: { label: [`mesh-sim.run=${runId}`] } });
+}
+
+async function runOnDocker(text: string | undefined, seconds: number, during?: (session: MeshSession) => Promise<void>): Promise<{ session: MeshSession; summary: Summary; access: AccessLogEntry[] }> {
+  const loaded = text ? await loadText(text) : await loadFile('scenarios/bookinfo.yaml');
+  const session = new MeshSession(text ? loaded : { ...loaded, scenario: { ...loaded.scenario, timeline: [], checks: [] } }, { runtimeFactory: runtimeFactory('docker'), seed: 42 });
+  const access: AccessLogEntry[] = [];
+  session.on('log', (record) => record.kind === 'access' && access.push(record.entry));
+  try {
+    await session.start();
+    session.beginTraffic(seconds * 1000);
+    await Promise.all([sleep(seconds * 1000), during?.(session)]);
+    await session.finish();
+  } finally {
+    await session.shutdown();
+  }
+  const summary = buildSummary({
+    scenario: session.scenario, seed: 42, runtime: 'docker', durationMs: session.runSeconds() * 1000, stats: session.stats,
+    traces: session.traces.summary(), checks: session.checkResults, traffic: session.traffic!.counts, interrupted: false,
+  });
+  return { session, summary, access };
+}
+
+run('Bookinfo on containers gives the same shape of summary as on processes, then leaves nothing behind', async (t) => {
+  if (!needDocker(t)) return;
+  let observed: { containers: Docker.ContainerInfo[]; prometheusTargets: number; queryOk: boolean } | undefined;
+  const { session, summary } = await runOnDocker(undefined, 25, async (s) => {
+    const observability = await s.startObservability();
+    const containers = await containersOf(s.runId);
+    let prometheusTargets = 0;
+    let queryOk = false;
+    if (observability.prometheus) {
+      // DNS discovery and the first scrape of each target take up to two 5 s intervals.
+      for (let i = 0; i < 40 && prometheusTargets < 7; i++) {
+        await sleep(500);
+        const targets = (await (await fetch(`${observability.prometheus}/api/v1/targets`)).json()) as { data: { activeTargets: Array<{ health: string }> } };
+        prometheusTargets = targets.data.activeTargets.filter((x) => x.health === 'up').length;
+      }
+      // A rate needs two scrapes of each series: up to two more 5 s intervals.
+      for (let i = 0; i < 40 && !queryOk; i++) {
+        await sleep(500);
+        const answer = (await (await fetch(`${observability.prometheus}/api/v1/query?${new URLSearchParams({ query: 'sum(rate(istio_requests_total{reporter="destination"}[20s])) by (destination_service)' })}`)).json()) as { data: { result: unknown[] } };
+        queryOk = answer.data.result.length === 4;
+      }
+    }
+    observed = { containers, prometheusTargets, queryOk };
+  });
+  const answered = summary.traffic.answered;
+  t.true(answered > 100, `${answered} requests`);
+  t.deepEqual(Object.keys(summary.services).sort(), ['details', 'productpage', 'ratings', 'reviews']);
+  t.is(summary.services.productpage!.requests, answered);
+  t.deepEqual(Object.keys(summary.services.reviews!.versions).sort(), ['v1', 'v2', 'v3']);
+  t.true(Object.values(summary.services.reviews!.versions).every((n) => n > 0));
+  t.deepEqual(summary.traces, { count: answered, complete: answered, maxDepth: 3 });
+  t.deepEqual(summary.edges.map((e) => `${e.source}→${e.destination}`), ['istio-ingressgateway→productpage', 'productpage→details', 'productpage→reviews', 'reviews→ratings']);
+
+  // What ran: pods of two containers sharing a network namespace, labelled, unprivileged.
+  const containers = observed!.containers;
+  const byRole = (role: string) => containers.filter((c) => c.Labels['mesh-sim.role'] === role);
+  t.is(byRole('app').length, 6);
+  t.is(byRole('sidecar').length, 6);
+  t.is(byRole('gateway').length, 1);
+  t.is(byRole('prometheus').length, 1, 'Prometheus beside the mesh (pulled, or built from the local binary)');
+  for (const info of containers) {
+    const c = await docker.getContainer(info.Id).inspect().catch(() => undefined);
+    if (!c) continue;
+    t.false(c.HostConfig.Privileged, `${info.Names[0]} is not privileged`);
+    t.true(c.HostConfig.CapDrop?.includes('ALL') ?? false, `${info.Names[0]} drops every capability`);
+    for (const bindings of Object.values(c.HostConfig.PortBindings ?? {})) {
+      for (const binding of (bindings as Array<{ HostIp: string }>) ?? []) t.is(binding.HostIp, '127.0.0.1', `${info.Names[0]} publishes on loopback only`);
+    }
+    const role = info.Labels['mesh-sim.role'];
+    if (role === 'sidecar') {
+      t.regex(c.HostConfig.NetworkMode ?? '', /^container:[0-9a-f]{64}$/, 'the sidecar shares its app\'s network namespace');
+      t.true(c.HostConfig.ReadonlyRootfs ?? false);
+      t.is(c.Config.User, '1000:1000');
+    }
+    for (const label of ['mesh-sim', 'mesh-sim.run', 'mesh-sim.owner', 'mesh-sim.role']) t.truthy(info.Labels[label], `${info.Names[0]} has ${label}`);
+  }
+  t.is(observed!.prometheusTargets, 7, 'Prometheus scrapes every sidecar, found by DNS');
+  t.true(observed!.queryOk, 'a PromQL query over Istio metrics answers for each service');
+
+  t.deepEqual(await containersOf(session.runId), [], 'no container of the run remains');
+  t.deepEqual(await docker.listNetworks({ filters: { label: [`mesh-sim.run=${session.runId}`] } }), [], 'nor its network');
+});
+
+run('kill stops the containers for real and restart starts them again', async (t) => {
+  if (!needDocker(t)) return;
+  const states: Array<[string, boolean]> = [];
+  const { session, access } = await runOnDocker(`
+name: crash
+services:
+  web: {calls: [api]}
+  api: {}
+mesh:
+  api:
+    retries: {attempts: 0}
+traffic:
+  - {to: web, rps: 40, arrival: uniform}
+timeline:
+  - {at: 2s, kill: {service: api}}
+  - {at: 6s, restart: {service: api}}
+`, 10, async (s) => {
+    const stateOf = async () => {
+      const [app] = (await containersOf(s.runId)).filter((c) => c.Labels['mesh-sim.instance'] === 'api-v1-0' && c.Labels['mesh-sim.role'] === 'app');
+      return app?.State === 'running';
+    };
+    await sleep(1000);
+    states.push(['before', await stateOf()]);
+    await sleep(3000);
+    states.push(['killed', await stateOf()]);
+    await sleep(4500);
+    states.push(['restarted', await stateOf()]);
+  });
+  t.deepEqual(states, [['before', true], ['killed', false], ['restarted', true]]);
+  const calls = access.filter((e) => e.reporter === 'source' && e.destination_service === 'api').sort((a, b) => a.start_time.localeCompare(b.start_time));
+  t.true(calls.some((e) => e.response_flags.includes('UF') || e.response_flags.includes('UH')), 'callers saw the crash');
+  t.true(calls.slice(-20).every((e) => e.response_code === 200), 'and the recovery');
+  t.deepEqual(await containersOf(session.runId), []);
+});
+
+run('a service with its own image runs with the sidecar injected, PORT and HTTP_PROXY set', async (t) => {
+  if (!needDocker(t)) return;
+  const image = await ensureUserImage(docker);
+  const { summary } = await runOnDocker(`
+name: byo
+services:
+  mine:
+    port: 8080
+    image: ${image}
+  details:
+    port: 9080
+traffic:
+  - {to: mine, rps: 20, arrival: uniform}
+`, 5);
+  t.true(summary.services.mine!.requests > 50);
+  t.is(summary.services.mine!.errors, 0);
+  t.is(summary.services.details!.requests, summary.services.mine!.requests, "the app's calls went through its sidecar (HTTP_PROXY)");
+  t.true(summary.edges.some((e) => e.source === 'mine' && e.destination === 'details'));
+  t.true(summary.traces.complete > 0, 'its trace context carried through (it copies traceparent)');
+});
+
+run('after mesh-sim is killed with SIGKILL, `mesh-sim down` removes what it left', async (t) => {
+  if (!needDocker(t)) return;
+  const tag = randomUUID();
+  const { child, result } = startCli(['run', 'scenarios/bookinfo.yaml', '--runtime', 'docker', '--duration', '1m'], { MESH_SIM_TEST_TAG: tag });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  for (let i = 0; i < 300 && !/traffic: visitors/.test(stderr); i++) await sleep(100);
+  const runId = /network (mesh-sim-\S+);/.exec(stderr)?.[1]?.replace(/^mesh-sim-/, '');
+  t.truthy(runId, stderr);
+  t.true((await containersOf(runId!)).length >= 13, 'the mesh was running');
+  child.kill('SIGKILL');
+  await result;
+  t.true((await containersOf(runId!)).length >= 13, 'a killed mesh-sim cannot clean up');
+  const down = await runCli(['down']);
+  t.is(down.code, 0, down.stderr);
+  t.regex(down.stdout, /^removed 1[34] containers and 1 network of 1 run on Docker/);
+  t.deepEqual(await containersOf(runId!), []);
+  t.deepEqual(await docker.listNetworks({ filters: { label: [`mesh-sim.run=${runId}`] } }), []);
+});
+
+test('without a Docker daemon, --runtime docker says how to fix it in one line and exits 2', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'mesh-sim-nodocker-'));
+  const result = await runCli(['run', 'scenarios/bookinfo.yaml', '--runtime', 'docker', '--duration', '2s'], { env: { DOCKER_HOST: `unix://${join(dir, 'no.sock')}` } });
+  t.is(result.code, 2);
+  const lines = result.stderr.trim().split('\n').filter((l) => l.startsWith('mesh-sim:'));
+  t.is(lines.length, 1, result.stderr);
+  t.regex(lines[0]!, /^mesh-sim: cannot reach the Docker daemon at unix:\/\/.*no\.sock \(.+\): start it .*, or use --runtime process$/);
+  t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+});
