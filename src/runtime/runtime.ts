@@ -66,6 +66,22 @@ export interface MeshEnvironment {
   initialWorkload(plan: InstancePlan): WorkloadSnapshot;
 }
 
+/**
+ * What a bring-your-own app is told, besides PORT and HTTP_PROXY: where its own
+ * OpenTelemetry SDK sends spans (the collector, in the protocol it speaks), so its
+ * spans join the sidecars' traces with no configuration.
+ */
+export function otelEnvironment(collectorUrl: string, plan: InstancePlan): Record<string, string> {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collectorUrl}/v1/traces`,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_SERVICE_NAME: plan.service,
+    OTEL_RESOURCE_ATTRIBUTES: `service.version=${plan.version},service.instance.id=${plan.id}`,
+    OTEL_PROPAGATORS: 'tracecontext,baggage,b3',
+  };
+}
+
 export interface RuntimePreparation {
   /** Addresses the control plane must listen on for instances to reach it. */
   listenHosts: string[];

@@ -15,7 +15,7 @@ import { PACKAGE_ROOT } from '../../version.js';
 import { LineSplitter } from '../lines.js';
 import { findOnPath } from '../which.js';
 import {
-  InstanceStartError, RuntimeUnavailableError, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment,
+  InstanceStartError, RuntimeUnavailableError, otelEnvironment, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment,
   type Observability, type Runtime, type RuntimeHooks, type RuntimePreparation, type StartedInstance,
 } from '../runtime.js';
 import { APP_IN_IMAGE, GRAFANA_IMAGE, IMAGE_USER, NODE_IN_IMAGE, ensureNodeImage, ensurePrometheusImage, imageExists, tryPull } from './images.js';
@@ -167,7 +167,8 @@ export class DockerRuntime implements Runtime {
           listen: { host: '127.0.0.1', port: plan.servicePort }, proxy: { host: '127.0.0.1', port: POD_PORTS.outbound },
           controlUrl: env.controlUrl, initial: env.initialWorkload(plan),
         } satisfies WorkloadBoot)}`]
-      : [`PORT=${plan.servicePort}`, `HTTP_PROXY=${proxy}`, `http_proxy=${proxy}`, `MESH_SIM_INSTANCE=${plan.id}`, `MESH_SIM_SERVICE=${plan.service}`, `MESH_SIM_VERSION=${plan.version}`];
+      : [`PORT=${plan.servicePort}`, `HTTP_PROXY=${proxy}`, `http_proxy=${proxy}`, `MESH_SIM_INSTANCE=${plan.id}`, `MESH_SIM_SERVICE=${plan.service}`, `MESH_SIM_VERSION=${plan.version}`,
+        ...Object.entries(otelEnvironment(env.controlUrl, plan)).map(([k, v]) => `${k}=${v}`)];
     if (plan.kind === 'image' && !(await imageExists(this.docker, plan.image!))) {
       const pulled = await tryPull(this.docker, plan.image!, 60_000);
       if (!pulled.ok) throw new InstanceStartError(plan.id, `${plan.service}'s image ${plan.image} is not here and cannot be pulled: ${pulled.reason}`);

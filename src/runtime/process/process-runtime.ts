@@ -8,7 +8,7 @@ import { SIDECAR_ENV, type SidecarBoot } from '../../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
 import { NAMESPACE } from '../../control/protocol.js';
 import {
-  InstanceStartError, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment, type Observability,
+  InstanceStartError, otelEnvironment, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment, type Observability,
   type Runtime, type RuntimeHooks, type RuntimePreparation, type StartedInstance,
 } from '../runtime.js';
 import { freePorts } from './ports.js';
@@ -95,7 +95,7 @@ export class ProcessRuntime implements Runtime {
       const proxy = `http://${LOOPBACK}:${outbound}`;
       this.spawnMember(pod, 'app', '/bin/sh', ['-c', plan.command!], {
         PORT: String(appPort), HTTP_PROXY: proxy, http_proxy: proxy, NO_PROXY: '', MESH_SIM_INSTANCE: plan.id,
-        MESH_SIM_SERVICE: plan.service, MESH_SIM_VERSION: plan.version,
+        MESH_SIM_SERVICE: plan.service, MESH_SIM_VERSION: plan.version, ...otelEnvironment(controlUrl, plan),
       }, true);
     }
     const boot: SidecarBoot = {
