@@ -119,6 +119,9 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     if (options.prometheus) await session.startObservability();
     const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${f.path}`).join(', ');
     output.err(`  traffic: ${flows || 'none (the scenario has no traffic)'}`);
+    const ingress = session.instances.get('istio-ingressgateway')?.started?.ingress;
+    const entry = scenario.traffic[0] ?? { to: scenario.services[0]!.name, path: '/' };
+    if (ingress) output.err(`  ingress: curl -H 'Host: ${entry.to}' http://${ingress.host}:${ingress.port}${entry.path}`);
     session.beginTraffic(durationMs);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, durationMs))), new Promise<void>((resolve) => (wake = resolve))]);

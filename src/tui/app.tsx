@@ -268,7 +268,7 @@ export function App({ source, onQuit, onNextEvent, fps = 8, size: fixedSize }: A
       {snapshot.warnings.length > 0 ? <Text color="red">{fit(`⚠ ${snapshot.warnings[snapshot.warnings.length - 1]}`, width)}</Text> : null}
       {view.help ? <Help width={width} /> : (
         <Box height={height} flexDirection="column">
-          {view.pane === 'Services' ? <ServicesPane rows={snapshot.services} sort={view.sort} selected={view.selected.Services} width={width} height={height} entry={snapshot.entry} links={{ prometheus: snapshot.prometheus, grafana: snapshot.grafana }} /> : null}
+          {view.pane === 'Services' ? <ServicesPane rows={snapshot.services} sort={view.sort} selected={view.selected.Services} width={width} height={height} entry={snapshot.entry} links={{ prometheus: snapshot.prometheus, grafana: snapshot.grafana, notes: snapshot.observabilityNotes }} /> : null}
           {view.pane === 'Graph' ? <GraphPane edges={snapshot.edges} declared={source.declaredEdges()} services={snapshot.services} width={width} height={height} offset={view.selected.Graph} /> : null}
           {view.pane === 'Logs' ? <LogsPane rows={snapshot.logs} filter={view.filters.Logs} scroll={view.logScroll} width={width} height={height} /> : null}
           {view.pane === 'Traces' && fall ? <Waterfall rows={fall.rows} totalMs={fall.durationMs} traceId={view.openTrace!} selected={view.spanSelected} width={width} height={height} /> : null}

@@ -41,9 +41,10 @@ export interface UiSnapshot {
   ingress: string | undefined;
   /** A curl line that calls the mesh through the gateway, like the first traffic flow does. */
   entry: string | undefined;
-  /** Prometheus and Grafana, when they run. */
+  /** Prometheus and Grafana, when they run, and why not when they do not. */
   prometheus: string | undefined;
   grafana: string | undefined;
+  observabilityNotes: string[];
   warnings: string[];
 }
 
@@ -192,6 +193,7 @@ export class UiStore {
         : undefined,
       prometheus: session.observability?.prometheus,
       grafana: session.observability?.grafana,
+      observabilityNotes: session.observability?.notes ?? [],
       warnings: [...this.warnings],
     };
   }

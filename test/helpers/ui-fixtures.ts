@@ -98,8 +98,9 @@ export function recordedSnapshot(): UiSnapshot {
     logCount: 5,
     ingress: 'http://127.0.0.1:15001',
     entry: "curl -H 'Host: productpage' http://127.0.0.1:15001/productpage",
-    prometheus: undefined,
+    prometheus: 'http://127.0.0.1:9090',
     grafana: undefined,
+    observabilityNotes: ['Grafana not started: cannot pull grafana/grafana:10.4.2 (offline)'],
     warnings: [],
   };
 }

@@ -19,7 +19,9 @@ const frame = (element: React.ReactElement) => {
 const lines = (text: string) => text.split('\n');
 
 test('Services shows each service with versions, pods, rate, success and percentiles', (t) => {
-  const text = frame(<ServicesPane rows={recordedSnapshot().services} sort="name" selected={0} width={100} height={12} entry="curl -H 'Host: productpage' http://127.0.0.1:1/productpage" />);
+  const snapshot = recordedSnapshot();
+  const links = { prometheus: snapshot.prometheus, grafana: snapshot.grafana, notes: snapshot.observabilityNotes };
+  const text = frame(<ServicesPane rows={snapshot.services} sort="name" selected={0} width={100} height={14} entry="curl -H 'Host: productpage' http://127.0.0.1:1/productpage" links={links} />);
   const reviews = lines(text).find((l) => l.startsWith('reviews'))!;
   t.regex(reviews, /^reviews\s+v1 v2 v3\s+⊘●✗\s+24\.0\s+90\.0%\s+10\.0ms\s+20\.0ms\s+40\.0ms/);
   t.regex(lines(text).find((l) => l.startsWith('productpage'))!, /99\.6%.*1\.3s/);
@@ -27,6 +29,8 @@ test('Services shows each service with versions, pods, rate, success and percent
   t.regex(lines(text).find((l) => l.startsWith('details'))!, /▁.*▄.*█/, 'a sparkline of the rising rate');
   t.regex(text, /⊘ ejected by a caller/);
   t.regex(text, /try it: curl -H 'Host: productpage'/);
+  t.regex(text, /Prometheus http:\/\/127\.0\.0\.1:9090/);
+  t.regex(text, /Grafana not started: cannot pull/, 'why Grafana is missing, not just that it is');
 });
 
 test('Services sorts by rate, errors and p99', (t) => {

@@ -18,10 +18,11 @@ export function ServicesPane({ rows, sort, selected, width, height, entry, links
   rows: readonly ServiceRow[]; sort: ServiceSort; selected: number; width: number; height: number;
   /** How to call the mesh yourself: `curl -H 'Host: productpage' http://127.0.0.1:PORT/productpage`. */
   entry?: string | undefined;
-  /** Prometheus and Grafana, when they run. */
-  links?: { prometheus: string | undefined; grafana: string | undefined };
+  /** Prometheus and Grafana, when they run, and why not when they do not. */
+  links?: { prometheus: string | undefined; grafana: string | undefined; notes: string[] };
 }) {
   const linkText = [links?.prometheus ? `Prometheus ${links.prometheus}` : '', links?.grafana ? `Grafana ${links.grafana}` : ''].filter((l) => l !== '').join('   ');
+  const notes = links?.notes ?? [];
   const sorted = sortServices(rows, sort);
   const spark = width >= 100 ? 20 : width >= 90 ? 10 : 0;
   const nameWidth = Math.max(10, Math.min(20, width - 64 - spark));
@@ -49,6 +50,7 @@ export function ServicesPane({ rows, sort, selected, width, height, entry, links
       <Text dimColor>{fit(`● ready  ⊘ ejected by a caller  ◌ starting  ✗ killed or exited · last 10 s · sorted by ${sort} (s) · ⏎ logs`, width)}</Text>
       {entry ? <Text dimColor>{fit(`try it: ${entry}`, width)}</Text> : null}
       {linkText ? <Text dimColor>{fit(linkText, width)}</Text> : null}
+      {notes.slice(0, 2).map((note) => <Text key={note} dimColor>{fit(note, width)}</Text>)}
     </Box>
   );
 }
