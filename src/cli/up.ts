@@ -18,6 +18,25 @@ export interface UpOptions {
   prometheus?: boolean;
 }
 
+/**
+ * ink draws only its last frame when it believes it runs in CI (CI or
+ * CONTINUOUS_INTEGRATION set, read once as it loads). up has a person's terminal by
+ * now, so it hides those while ink loads, and puts them back for everyone else.
+ */
+async function withoutCiDetection<T>(load: () => Promise<T>): Promise<T> {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  process.env.CI = 'false';
+  process.env.CONTINUOUS_INTEGRATION = 'false';
+  try {
+    return await load();
+  } finally {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  }
+}
+
 export async function upCommand(file: string, options: UpOptions, output: Output): Promise<number> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
     const which = !process.stdout.isTTY ? 'standard output' : 'standard input';
@@ -34,9 +53,9 @@ export async function upCommand(file: string, options: UpOptions, output: Output
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
   // React's production build: faster frames, and no development warnings over the UI.
   process.env.NODE_ENV ??= 'production';
-  const [{ render }, React, { App }, { UiStore }] = await Promise.all([
+  const [{ render }, React, { App }, { UiStore }] = await withoutCiDetection(() => Promise.all([
     import('ink'), import('react'), import('../tui/app.js'), import('../tui/store.js'),
-  ]);
+  ]));
 
   const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), seed, retentionSeconds: 900 });
   const store = new UiStore(session, runtime);
