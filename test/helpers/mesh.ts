@@ -103,3 +103,21 @@ export async function runScenario(text: string, seconds: number, seed = 42): Pro
 export function sumOf(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
   return samples.filter((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
 }
+
+/** A caller and a callee (retries off, so every failure shows) whose callee is killed, then restarted. */
+export function crashScenario(rps: number, killAt: string, restartAt: string): string {
+  return `
+name: crash
+services:
+  web: {calls: [api]}
+  api: {}
+mesh:
+  api:
+    retries: {attempts: 0}
+traffic:
+  - {to: web, rps: ${rps}, arrival: uniform}
+timeline:
+  - {at: ${killAt}, kill: {service: api}}
+  - {at: ${restartAt}, restart: {service: api}}
+`;
+}

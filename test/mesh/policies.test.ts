@@ -1,6 +1,6 @@
 // Each mesh policy on real processes, with numbers derived from the spec.
 import test from 'ava';
-import { runScenario, sumOf } from '../helpers/mesh.js';
+import { crashScenario, runScenario, sumOf } from '../helpers/mesh.js';
 import { ATTR } from '../../src/telemetry/span.js';
 
 test.serial('retries: errorRate 0.3 with 2 retries on 5xx gives the caller ~2.7 % errors and the callee ~1.39x its requests', async (t) => {
@@ -198,20 +198,7 @@ traffic:
 });
 
 test.serial('kill and restart: callers see connection failures, then no healthy upstream, then recovery', async (t) => {
-  const run = await runScenario(`
-name: crash
-services:
-  web: {calls: [api]}
-  api: {}
-mesh:
-  api:
-    retries: {attempts: 0}
-traffic:
-  - {to: web, rps: 50, arrival: uniform}
-timeline:
-  - {at: 1s, kill: {service: api}}
-  - {at: 4s, restart: {service: api}}
-`, 7);
+  const run = await runScenario(crashScenario(50, '1s', '4s'), 7);
   const calls = run.access.filter((e) => e.reporter === 'source' && e.destination_service === 'api').sort((x, y) => x.start_time.localeCompare(y.start_time));
   const flags = new Set(calls.map((e) => e.response_flags));
   t.true(flags.has('UF'), 'a dead endpoint refuses connections (UF) until the endpoint list catches up');

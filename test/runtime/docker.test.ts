@@ -9,7 +9,7 @@ import { buildSummary, type Summary } from '../../src/mesh/summary.js';
 import { MeshSession } from '../../src/mesh/session.js';
 import { runtimeFactory } from '../../src/runtime/select.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
-import { loadFile, loadText, sleep } from '../helpers/mesh.js';
+import { crashScenario, loadFile, loadText, sleep } from '../helpers/mesh.js';
 import { dockerAvailable, ensureUserImage } from '../helpers/docker.js';
 import { runCli, startCli } from '../helpers/cli.js';
 
@@ -114,20 +114,7 @@ run('Bookinfo on containers gives the same shape of summary as on processes, the
 run('kill stops the containers for real and restart starts them again', async (t) => {
   if (!needDocker(t)) return;
   const states: Array<[string, boolean]> = [];
-  const { session, access } = await runOnDocker(`
-name: crash
-services:
-  web: {calls: [api]}
-  api: {}
-mesh:
-  api:
-    retries: {attempts: 0}
-traffic:
-  - {to: web, rps: 40, arrival: uniform}
-timeline:
-  - {at: 2s, kill: {service: api}}
-  - {at: 6s, restart: {service: api}}
-`, 10, async (s) => {
+  const { session, access } = await runOnDocker(crashScenario(40, '2s', '6s'), 10, async (s) => {
     const stateOf = async () => {
       const [app] = (await containersOf(s.runId)).filter((c) => c.Labels['mesh-sim.instance'] === 'api-v1-0' && c.Labels['mesh-sim.role'] === 'app');
       return app?.State === 'running';

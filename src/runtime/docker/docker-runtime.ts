@@ -15,35 +15,27 @@ import { PACKAGE_ROOT } from '../../version.js';
 import { LineSplitter } from '../lines.js';
 import { findOnPath } from '../which.js';
 import {
-  InstanceStartError, RuntimeUnavailableError, otelEnvironment, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment,
+  InstanceStartError, RuntimeUnavailableError, otelEnvironment, type Address, type InstancePlan, type LogLine, type MeshEnvironment,
   type Observability, type Runtime, type RuntimeHooks, type RuntimePreparation, type StartedInstance,
 } from '../runtime.js';
 import { APP_IN_IMAGE, GRAFANA_IMAGE, IMAGE_USER, NODE_IN_IMAGE, ensureNodeImage, ensurePrometheusImage, imageExists, tryPull } from './images.js';
 import { removeRuns } from './cleanup.js';
 import { runLabels, type Role } from './labels.js';
+import { memberExited, newPod, relaunched, rememberLine, type PodMember, type PodState } from '../pod.js';
 
 /** Ports inside a pod, as Istio's sidecar uses them. */
 export const POD_PORTS = { inbound: 15006, outbound: 15001, admin: 15090 } as const;
 /** The network alias every pod carries, so Prometheus finds all sidecars by DNS. */
 export const SIDECAR_ALIAS = 'mesh-sim-sidecar';
-const LAST_WORDS = 12;
 
-interface Member {
+interface Member extends PodMember {
   role: Role;
-  container: Docker.Container;
-  lastWords: string[];
+  docker: Docker.Container;
   /** Resolves when this start of the container has ended. */
   exited: Promise<void>;
 }
 
-interface Pod {
-  plan: InstancePlan;
-  env: MeshEnvironment;
-  members: Member[];
-  expectExit: boolean;
-  exitReported: boolean;
-  started: StartedInstance | undefined;
-}
+type Pod = PodState<Member>;
 
 function dockerError(error: unknown): string {
   const e = error as { message?: string; json?: { message?: string }; reason?: string };
@@ -101,7 +93,7 @@ export class DockerRuntime implements Runtime {
     if (Object.values(POD_PORTS).includes(plan.servicePort as 15006)) {
       throw new InstanceStartError(plan.id, `${plan.service}'s port ${plan.servicePort} is one the sidecar uses in a pod (${Object.values(POD_PORTS).join(', ')}): give the service another port`);
     }
-    const pod: Pod = { plan, env, members: [], expectExit: false, exitReported: false, started: undefined };
+    const pod = newPod<Member>(plan, env);
     this.pods.set(plan.id, pod);
     try {
       if (plan.kind === 'gateway') await this.createGateway(pod);
@@ -137,15 +129,22 @@ export class DockerRuntime implements Runtime {
     return `mesh-sim-${this.runId}-${pod.plan.id}${role === 'sidecar' ? '-sidecar' : ''}`;
   }
 
-  private async createGateway(pod: Pod): Promise<void> {
-    const container = await this.docker.createContainer({
-      name: this.containerName(pod, 'gateway'),
+  /** What every sidecar container has, in a pod or as the gateway: mesh-sim's image, unprivileged. */
+  private sidecarSpec(pod: Pod, role: 'sidecar' | 'gateway'): Docker.ContainerCreateOptions {
+    return {
+      name: this.containerName(pod, role),
       Image: this.image,
       Cmd: [NODE_IN_IMAGE, `${APP_IN_IMAGE}/dist/src/sidecar/main.js`],
-      Env: [`${SIDECAR_ENV}=${JSON.stringify(this.sidecarBoot(pod, 'gateway'))}`],
+      Env: [`${SIDECAR_ENV}=${JSON.stringify(this.sidecarBoot(pod, role === 'gateway' ? 'gateway' : 'sidecar'))}`],
       User: IMAGE_USER,
       WorkingDir: APP_IN_IMAGE,
-      Labels: this.labels(pod, 'gateway'),
+      Labels: this.labels(pod, role),
+    };
+  }
+
+  private async createGateway(pod: Pod): Promise<void> {
+    const container = await this.docker.createContainer({
+      ...this.sidecarSpec(pod, 'gateway'),
       ExposedPorts: { [`${POD_PORTS.outbound}/tcp`]: {} },
       HostConfig: this.hostConfig({
         NetworkMode: this.networkName,
@@ -155,7 +154,7 @@ export class DockerRuntime implements Runtime {
       }, true),
       NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [pod.plan.id, SIDECAR_ALIAS] } } },
     });
-    pod.members = [{ role: 'gateway', container, lastWords: [], exited: Promise.resolve() }];
+    pod.members = [{ role: 'gateway', container: 'sidecar', docker: container, lastWords: [], exited: Promise.resolve() }];
   }
 
   private async createPod(pod: Pod): Promise<void> {
@@ -185,31 +184,24 @@ export class DockerRuntime implements Runtime {
       NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: [plan.id, SIDECAR_ALIAS] } } },
     });
     const sidecar = await this.docker.createContainer({
-      name: this.containerName(pod, 'sidecar'),
-      Image: this.image,
-      Cmd: [NODE_IN_IMAGE, `${APP_IN_IMAGE}/dist/src/sidecar/main.js`],
-      Env: [`${SIDECAR_ENV}=${JSON.stringify(this.sidecarBoot(pod, 'sidecar'))}`],
-      User: IMAGE_USER,
-      WorkingDir: APP_IN_IMAGE,
-      Labels: this.labels(pod, 'sidecar'),
+      ...this.sidecarSpec(pod, 'sidecar'),
       HostConfig: this.hostConfig({ NetworkMode: `container:${app.id}` }, true),
     });
     pod.members = [
-      { role: 'app', container: app, lastWords: [], exited: Promise.resolve() },
-      { role: 'sidecar', container: sidecar, lastWords: [], exited: Promise.resolve() },
+      { role: 'app', container: 'app', docker: app, lastWords: [], exited: Promise.resolve() },
+      { role: 'sidecar', container: 'sidecar', docker: sidecar, lastWords: [], exited: Promise.resolve() },
     ];
   }
 
   /** Starts the pod's containers (app first: the sidecar joins its network), follows their logs and exits. */
   private async launch(pod: Pod): Promise<void> {
-    pod.expectExit = false;
-    pod.exitReported = false;
+    relaunched(pod);
     const since = Math.floor(Date.now() / 1000);
     for (const member of pod.members) {
-      await member.container.start();
+      await member.docker.start();
       member.exited = this.watch(pod, member, since);
     }
-    const owner = pod.members[0]!.container;
+    const owner = pod.members[0]!.docker;
     const info = await owner.inspect();
     const ip = info.NetworkSettings.Networks[this.networkName]?.IPAddress;
     if (!ip) throw new InstanceStartError(pod.plan.id, `${pod.plan.id} has no address on ${this.networkName}`);
@@ -223,17 +215,13 @@ export class DockerRuntime implements Runtime {
   }
 
   private watch(pod: Pod, member: Member, since: number): Promise<void> {
-    const label = member.role === 'app' ? 'app' : 'sidecar';
     const emit = (stream: LogLine['stream']) => new LineSplitter((text) => {
-      if (stream === 'stderr') {
-        member.lastWords.push(text);
-        if (member.lastWords.length > LAST_WORDS) member.lastWords.shift();
-      }
-      this.hooks.onLog({ instance: pod.plan.id, container: label, stream, text });
+      if (stream === 'stderr') rememberLine(member, text);
+      this.hooks.onLog({ instance: pod.plan.id, container: member.container, stream, text });
     });
     const stdout = emit('stdout');
     const stderr = emit('stderr');
-    const logs = member.container.logs({ follow: true, stdout: true, stderr: true, since }).then((stream) => {
+    const logs = member.docker.logs({ follow: true, stdout: true, stderr: true, since }).then((stream) => {
       const out = new PassThrough();
       const err = new PassThrough();
       out.pipe(stdout);
@@ -248,42 +236,28 @@ export class DockerRuntime implements Runtime {
         (stream as NodeJS.ReadableStream).on('error', () => resolve());
       });
     }, () => undefined);
-    return member.container.wait().then(async (result: { StatusCode?: number }) => {
+    return member.docker.wait().then(async (result: { StatusCode?: number }) => {
       // The log stream ends soon after the container; its last lines are still wanted.
       await Promise.race([logs, new Promise((r) => setTimeout(r, 2000))]);
-      this.onMemberExit(pod, member, result.StatusCode ?? null);
+      const code = result.StatusCode ?? null;
+      // 137 is 128 + SIGKILL: say it as the signal it was.
+      memberExited(pod, member, code === 137 ? { code: null, signal: 'SIGKILL' } : { code, signal: null }, this.stopping,
+        (other) => void other.docker.kill({ signal: 'SIGTERM' }).catch(() => {}), this.hooks);
     }, () => undefined);
-  }
-
-  private onMemberExit(pod: Pod, member: Member, code: number | null): void {
-    if (pod.exitReported) return;
-    pod.exitReported = true;
-    const expected = pod.expectExit || this.stopping;
-    const info: ExitInfo = {
-      code: code === 137 ? null : code,
-      signal: code === 137 ? 'SIGKILL' : null,
-      expected,
-      lastWords: member.lastWords.map((l) => `${member.role === 'app' ? 'app' : 'sidecar'}: ${l}`),
-    };
-    if (!expected) {
-      pod.expectExit = true;
-      for (const other of pod.members) if (other !== member) void other.container.kill({ signal: 'SIGTERM' }).catch(() => {});
-    }
-    this.hooks.onExit(pod.plan.id, info);
   }
 
   async kill(id: string): Promise<void> {
     const pod = this.pods.get(id);
     if (!pod) return;
     pod.expectExit = true;
-    await Promise.all(pod.members.map((m) => m.container.kill({ signal: 'SIGKILL' }).catch(() => {})));
+    await Promise.all(pod.members.map((m) => m.docker.kill({ signal: 'SIGKILL' }).catch(() => {})));
     await Promise.all(pod.members.map((m) => m.exited));
   }
 
   async restart(id: string): Promise<StartedInstance> {
     const pod = this.pods.get(id);
     if (!pod) throw new InstanceStartError(id, `no instance ${id}`);
-    const running = await Promise.all(pod.members.map(async (m) => (await m.container.inspect()).State.Running));
+    const running = await Promise.all(pod.members.map(async (m) => (await m.docker.inspect()).State.Running));
     if (running.some(Boolean)) await this.kill(id);
     await this.launch(pod);
     return pod.started!;
@@ -372,9 +346,9 @@ export class DockerRuntime implements Runtime {
     const t = Math.max(0, Math.ceil(graceMs / 1000));
     const members = [...this.pods.values()].flatMap((p) => p.members);
     // SIGTERM first: sidecars flush their spans and logs on the way out.
-    await Promise.all(members.map((m) => m.container.stop({ t }).catch(() => {})));
+    await Promise.all(members.map((m) => m.docker.stop({ t }).catch(() => {})));
     await Promise.all(members.map((m) => Promise.race([m.exited, new Promise((r) => setTimeout(r, 3000))])));
-    await Promise.all([...members.map((m) => m.container), ...this.extras].map((c) => c.remove({ force: true, v: true }).catch(() => {})));
+    await Promise.all([...members.map((m) => m.docker), ...this.extras].map((c) => c.remove({ force: true, v: true }).catch(() => {})));
     await this.network?.remove().catch(() => {});
   }
 }

@@ -8,7 +8,7 @@ import { SIDECAR_ENV, type SidecarBoot } from '../../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
 import { NAMESPACE } from '../../control/protocol.js';
 import {
-  InstanceStartError, otelEnvironment, type Address, type ExitInfo, type InstancePlan, type LogLine, type MeshEnvironment, type Observability,
+  InstanceStartError, otelEnvironment, type Address, type InstancePlan, type LogLine, type MeshEnvironment, type Observability,
   type Runtime, type RuntimeHooks, type RuntimePreparation, type StartedInstance,
 } from '../runtime.js';
 import { freePorts } from './ports.js';
@@ -16,6 +16,7 @@ import { LineSplitter } from '../lines.js';
 import { RunRecord } from '../run-record.js';
 import { findOnPath } from '../which.js';
 import { LocalPrometheus } from './local-prometheus.js';
+import { memberExited, newPod, relaunched, rememberLine, type PodMember, type PodState } from '../pod.js';
 
 const SIDECAR_MAIN = fileURLToPath(new URL('../../sidecar/main.js', import.meta.url));
 const WORKLOAD_MAIN = fileURLToPath(new URL('../../workload/main.js', import.meta.url));
@@ -26,26 +27,15 @@ const LOOPBACK = '127.0.0.1';
  * (npm run bench).
  */
 const CHILD_NODE_FLAGS: string[] = [];
-const LAST_WORDS = 12;
 
-interface Member {
-  container: 'sidecar' | 'app';
+interface Member extends PodMember {
   child: ChildProcess;
   exited: Promise<void>;
-  lastWords: string[];
   /** A user's command runs in its own process group, killed as a group. */
   group: boolean;
 }
 
-interface Pod {
-  plan: InstancePlan;
-  env: MeshEnvironment;
-  members: Member[];
-  expectExit: boolean;
-  /** The pod's exit has been reported for this launch. */
-  exitReported: boolean;
-  started: StartedInstance;
-}
+type Pod = PodState<Member> & { started: StartedInstance };
 
 export class ProcessRuntime implements Runtime {
   readonly name = 'process' as const;
@@ -67,7 +57,7 @@ export class ProcessRuntime implements Runtime {
     if (plan.kind === 'image') {
       throw new InstanceStartError(plan.id, `${plan.service} brings its own image (${plan.image}), which the process runtime cannot run: use --runtime docker, or give it a \`command\``);
     }
-    const pod: Pod = { plan, env, members: [], expectExit: false, exitReported: false, started: undefined as unknown as StartedInstance };
+    const pod = newPod<Member>(plan, env) as Pod;
     this.pods.set(plan.id, pod);
     await this.launch(pod);
     return pod.started;
@@ -75,8 +65,7 @@ export class ProcessRuntime implements Runtime {
 
   private async launch(pod: Pod): Promise<void> {
     const { plan, env } = pod;
-    pod.expectExit = false;
-    pod.exitReported = false;
+    relaunched(pod);
     pod.members = [];
     const [appPort, inbound, outbound, admin] = await freePorts(4);
     const controlUrl = env.controlUrl;
@@ -128,10 +117,7 @@ export class ProcessRuntime implements Runtime {
     });
     const member: Member = { container, child, lastWords: [], group, exited: undefined as unknown as Promise<void> };
     const emit = (stream: LogLine['stream']) => (text: string) => {
-      if (stream === 'stderr') {
-        member.lastWords.push(text);
-        if (member.lastWords.length > LAST_WORDS) member.lastWords.shift();
-      }
+      if (stream === 'stderr') rememberLine(member, text);
       this.hooks.onLog({ instance: pod.plan.id, container, stream, text });
     };
     child.stdout?.pipe(new LineSplitter(emit('stdout')));
@@ -140,28 +126,15 @@ export class ProcessRuntime implements Runtime {
       // 'close' comes after 'exit' once its output is read to the end: no last line is lost.
       child.once('close', (code, signal) => {
         // One exit report per pod: the first member to go takes the pod down with it.
-        if (pod.members.includes(member)) this.onMemberExit(pod, member, code, signal);
+        if (pod.members.includes(member)) memberExited(pod, member, { code, signal }, this.stopping, (other) => this.signal(other, 'SIGTERM'), this.hooks);
         resolve();
       });
       child.once('error', (error) => {
-        member.lastWords.push(error.message);
+        rememberLine(member, error.message);
         resolve();
       });
     });
     pod.members.push(member);
-  }
-
-  private onMemberExit(pod: Pod, member: Member, code: number | null, signal: NodeJS.Signals | null): void {
-    if (pod.exitReported) return;
-    pod.exitReported = true;
-    const expected = pod.expectExit || this.stopping;
-    const info: ExitInfo = { code, signal, expected, lastWords: [...member.lastWords] };
-    if (!expected) {
-      // Like a pod whose container died: the rest of it goes too, and mesh-sim says so.
-      pod.expectExit = true;
-      for (const other of pod.members) if (other !== member) this.signal(other, 'SIGTERM');
-    }
-    this.hooks.onExit(`${pod.plan.id}`, { ...info, lastWords: info.lastWords.map((l) => `${member.container}: ${l}`) });
   }
 
   private signal(member: Member, signal: NodeJS.Signals): void {
