@@ -3,6 +3,7 @@
 import { loadScenarioFile } from '../scenario/load.js';
 import { ScenarioError, formatProblem } from '../scenario/problems.js';
 import { EXIT } from './exit-codes.js';
+import { plural } from '../words.js';
 
 export interface Output {
   out(line: string): void;
@@ -30,6 +31,3 @@ export async function validateCommand(files: string[], output: Output): Promise<
   return exitCode;
 }
 
-export function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? '' : 's'}`;
-}

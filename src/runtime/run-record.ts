@@ -13,6 +13,8 @@ export interface RunRecordData {
   startedAt: string;
   /** Process runtime: what it started; groups are killed as a group. */
   members: Array<{ pid: number; group: boolean }>;
+  /** Scratch directories (Prometheus's data) to delete with the run. */
+  directories?: string[];
 }
 
 export function runsDirectory(): string {
@@ -34,13 +36,17 @@ export class RunRecord {
     this.file = join(runsDirectory(), `${runId}.json`);
   }
 
+  get runId(): string {
+    return this.data.runId;
+  }
+
   async write(): Promise<void> {
     await mkdir(runsDirectory(), { recursive: true });
     await writeFile(this.file, JSON.stringify(this.data, null, 2));
   }
 
-  async setMembers(members: RunRecordData['members']): Promise<void> {
-    this.data = { ...this.data, members };
+  async setMembers(members: RunRecordData['members'], directories: string[] = []): Promise<void> {
+    this.data = { ...this.data, members, directories };
     await this.write();
   }
 
@@ -66,4 +72,53 @@ export async function readRunRecords(): Promise<Array<RunRecordData & { file: st
     }
   }
   return records;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Is this pid still one of ours, and not a stranger that reused the number? Its environment names its mesh-sim instance. */
+async function isMeshSimProcess(pid: number): Promise<boolean> {
+  try {
+    const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+    return /(^|\0)(MESH_SIM_SIDECAR|MESH_SIM_WORKLOAD|MESH_SIM_INSTANCE)=/.test(environ);
+  } catch {
+    return false;
+  }
+}
+
+export interface RemovedProcesses {
+  runs: number;
+  processes: number;
+}
+
+/**
+ * Kills what process-runtime runs left behind and deletes their records and scratch
+ * directories. By default only runs whose mesh-sim is gone; `except` spares one run.
+ */
+export async function removeProcessRuns(which: 'dead' | 'all', except?: string): Promise<RemovedProcesses> {
+  let runs = 0;
+  let processes = 0;
+  for (const record of await readRunRecords()) {
+    if (record.runId === except || (which === 'dead' && alive(record.owner))) continue;
+    runs++;
+    for (const member of record.members) {
+      if (!alive(member.pid) || !(await isMeshSimProcess(member.pid))) continue;
+      try {
+        process.kill(member.group ? -member.pid : member.pid, 'SIGKILL');
+        processes++;
+      } catch {
+        // Gone in the meantime.
+      }
+    }
+    for (const directory of record.directories ?? []) await rm(directory, { recursive: true, force: true });
+    await rm(record.file, { force: true });
+  }
+  return { runs, processes };
 }

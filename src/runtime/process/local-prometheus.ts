@@ -11,7 +11,8 @@ import type { Address } from '../runtime.js';
 
 export class LocalPrometheus {
   private child: ChildProcess | undefined;
-  private dir: string | undefined;
+  /** Where its data lives: deleted on stop, or by the next run if mesh-sim was killed. */
+  dir: string | undefined;
   url: string | undefined;
 
   constructor(private readonly binary: string) {}
@@ -38,7 +39,12 @@ export class LocalPrometheus {
       `--storage.tsdb.path=${join(this.dir, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
-    ], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+    ], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true,
+      // Marks it as ours for `mesh-sim down`, which will not kill a stranger that reused its pid.
+      env: { ...process.env, MESH_SIM_INSTANCE: 'prometheus' },
+    });
     let stderr = '';
     this.child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
     this.url = `http://127.0.0.1:${port}`;
@@ -54,6 +60,11 @@ export class LocalPrometheus {
       await new Promise((r) => setTimeout(r, 200));
     }
     throw new Error('prometheus did not become ready within 15 s');
+  }
+
+  /** Its own process group: it holds no IPC channel, so it cannot tell when mesh-sim dies. */
+  get pid(): number | undefined {
+    return this.child?.exitCode === null ? this.child.pid : undefined;
   }
 
   /** Rewrites the target list atomically; Prometheus picks it up at its next refresh. */

@@ -13,7 +13,8 @@ import {
 } from '../runtime.js';
 import { freePorts } from './ports.js';
 import { LineSplitter } from '../lines.js';
-import { RunRecord } from '../run-record.js';
+import { RunRecord, removeProcessRuns } from '../run-record.js';
+import { plural } from '../../words.js';
 import { findOnPath } from '../which.js';
 import { LocalPrometheus } from './local-prometheus.js';
 import { memberExited, newPod, relaunched, rememberLine, type PodMember, type PodState } from '../pod.js';
@@ -48,7 +49,9 @@ export class ProcessRuntime implements Runtime {
     this.record = new RunRecord(runId, 'process');
   }
 
-  async prepare(): Promise<RuntimePreparation> {
+  async prepare(progress: (message: string) => void): Promise<RuntimePreparation> {
+    const left = await removeProcessRuns('dead', this.record.runId);
+    if (left.processes > 0) progress(`stopped ${plural(left.processes, 'process', 'processes')} left by ${plural(left.runs, 'earlier run')} whose mesh-sim is gone`);
     await this.record.write();
     return { listenHosts: [LOOPBACK], controlHost: LOOPBACK };
   }
@@ -105,8 +108,15 @@ export class ProcessRuntime implements Runtime {
       ingress: plan.kind === 'gateway' ? { host: LOOPBACK, port: outbound! } : undefined,
       admin: { host: LOOPBACK, port: admin! },
     };
-    await this.record.setMembers(this.allPids());
+    await this.remember();
     await this.prometheus?.setTargets(this.adminAddresses());
+  }
+
+  /** The run record names everything to kill should mesh-sim die without stopping it. */
+  private async remember(): Promise<void> {
+    const prometheus = this.prometheus?.pid;
+    const members = prometheus === undefined ? this.allPids() : [...this.allPids(), { pid: prometheus, group: true }];
+    await this.record.setMembers(members, this.prometheus?.dir ? [this.prometheus.dir] : []);
   }
 
   private spawnMember(pod: Pod, container: Member['container'], file: string, args: string[], extraEnv: Record<string, string>, group: boolean): void {
@@ -157,6 +167,7 @@ export class ProcessRuntime implements Runtime {
     this.prometheus = new LocalPrometheus(binary);
     try {
       const url = await this.prometheus.start(this.adminAddresses(), options.scrapeIntervalSeconds);
+      await this.remember();
       progress(`Prometheus ${url} scraping ${this.adminAddresses().length} sidecars every ${options.scrapeIntervalSeconds}s`);
       return { prometheus: url, grafana: undefined, notes: [grafanaNote] };
     } catch (error) {
