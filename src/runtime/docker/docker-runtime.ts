@@ -12,6 +12,7 @@ import { NAMESPACE } from '../../control/protocol.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
 import { PACKAGE_ROOT } from '../../version.js';
+import { plural } from '../../words.js';
 import { LineSplitter } from '../lines.js';
 import { findOnPath } from '../which.js';
 import {
@@ -47,7 +48,6 @@ export class DockerRuntime implements Runtime {
   private readonly docker: Docker;
   private readonly pods = new Map<string, Pod>();
   private readonly extras: Docker.Container[] = [];
-  private network: Docker.Network | undefined;
   private readonly networkName: string;
   private gateway = '';
   private image = '';
@@ -62,13 +62,13 @@ export class DockerRuntime implements Runtime {
     await ensureDocker(this.docker);
     const left = await removeRuns(this.docker, 'dead', this.runId);
     if (left.containers + left.networks > 0) {
-      progress(`removed ${left.containers} containers and ${left.networks} networks left by ${left.runs.length} earlier run(s) whose mesh-sim is gone`);
+      progress(`removed ${plural(left.containers, 'container')} and ${plural(left.networks, 'network')} left by ${plural(left.runs.length, 'earlier run')} whose mesh-sim is gone`);
     }
     this.image = await ensureNodeImage(this.docker, progress);
-    this.network = await this.docker.createNetwork({
+    const network = await this.docker.createNetwork({
       Name: this.networkName, Driver: 'bridge', CheckDuplicate: true, Labels: runLabels(this.runId, 'app'),
     });
-    const info = await this.network.inspect() as { IPAM?: { Config?: Array<{ Gateway?: string }> } };
+    const info = await network.inspect() as { IPAM?: { Config?: Array<{ Gateway?: string }> } };
     this.gateway = info.IPAM?.Config?.[0]?.Gateway ?? '';
     if (!this.gateway) throw new RuntimeUnavailableError(`the Docker network ${this.networkName} has no gateway address to reach mesh-sim on`);
     progress(`network ${this.networkName}; containers reach mesh-sim's control plane at host.docker.internal (${this.gateway})`);
@@ -349,7 +349,9 @@ export class DockerRuntime implements Runtime {
     await Promise.all(members.map((m) => m.docker.stop({ t }).catch(() => {})));
     await Promise.all(members.map((m) => Promise.race([m.exited, new Promise((r) => setTimeout(r, 3000))])));
     await Promise.all([...members.map((m) => m.docker), ...this.extras].map((c) => c.remove({ force: true, v: true }).catch(() => {})));
-    await this.network?.remove().catch(() => {});
+    // A last sweep by label: a container created while we stopped, or a removal the
+    // daemon refused (already in progress), would otherwise outlive the run.
+    await removeRuns(this.docker, { run: this.runId }).catch(() => {});
   }
 }
 
