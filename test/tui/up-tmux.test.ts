@@ -2,10 +2,15 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { BIN, processesTagged } from '../helpers/cli.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
-const SOCKET = `mesh-sim-test-${process.pid}`;
+/**
+ * One tmux server per session: a server still exiting from the last test's kill-server
+ * makes the next new-session on its socket fail with "server exited unexpectedly".
+ */
+const socket = (name: string) => `mesh-sim-test-${process.pid}-${name}`;
 
 function hasTmux(): boolean {
   try {
@@ -16,17 +21,20 @@ function hasTmux(): boolean {
   }
 }
 
-const tmux = (...args: string[]) => execFileSync('tmux', ['-L', SOCKET, ...args], { encoding: 'utf8' });
-const screen = (name: string, escapes = false) => tmux('capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name);
+const tmux = (name: string, ...args: string[]) => execFileSync('tmux', ['-L', socket(name), ...args], { encoding: 'utf8' });
+const screen = (name: string, escapes = false) => tmux(name, 'capture-pane', '-p', ...(escapes ? ['-e'] : []), '-t', name);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The test's own tmux server goes, whatever state the test left it in. */
-function stopTmux(): void {
+/** The test's own tmux server goes, whatever state the test left it in, and its socket file with it. */
+function stopTmux(name: string): void {
+  let path = '';
   try {
-    tmux('kill-server');
+    path = tmux(name, 'display-message', '-p', '#{socket_path}').trim();
+    tmux(name, 'kill-server');
   } catch {
     // Already gone.
   }
+  if (path) rmSync(path, { force: true });
 }
 
 async function waitForScreen(t: ExecutionContext, name: string, pattern: RegExp, what: string, timeoutMs = 20_000): Promise<string> {
@@ -43,14 +51,14 @@ async function waitForScreen(t: ExecutionContext, name: string, pattern: RegExp,
 
 async function keys(name: string, ...sequence: string[]): Promise<void> {
   for (const key of sequence) {
-    tmux('send-keys', '-t', name, key);
+    tmux(name, 'send-keys', '-t', name, key);
     await sleep(150);
   }
 }
 
 function startUp(name: string, tag: string, size: [number, number], env = ''): void {
   const command = `cd ${PACKAGE_ROOT} && env MESH_SIM_TEST_TAG=${tag} ${env} ${process.execPath} ${BIN} up scenarios/bookinfo.yaml; echo EXIT=$?; sleep 60`;
-  tmux('new-session', '-d', '-s', name, '-x', String(size[0]), '-y', String(size[1]), command);
+  tmux(name, 'new-session', '-d', '-s', name, '-x', String(size[0]), '-y', String(size[1]), command);
 }
 
 const requireTmux = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
@@ -60,7 +68,7 @@ run('mesh-sim up shows Bookinfo live: services fill, Tab reaches traces, Enter o
   if (!hasTmux()) return t.fail('tmux is not installed: .ci/run installs it (apt-get install tmux)');
   const tag = randomUUID();
   const name = 'up';
-  t.teardown(stopTmux);
+  t.teardown(() => stopTmux(name));
   startUp(name, tag, [100, 30]);
   let table = '';
   for (const service of ['productpage', 'details', 'reviews', 'ratings']) {
@@ -88,7 +96,7 @@ run('mesh-sim up fits 80x24 and draws no colour with NO_COLOR', async (t) => {
   if (!hasTmux()) return t.fail('tmux is not installed');
   const tag = randomUUID();
   const name = 'small';
-  t.teardown(stopTmux);
+  t.teardown(() => stopTmux(name));
   startUp(name, tag, [80, 24], 'NO_COLOR=1');
   const table = await waitForScreen(t, name, /^reviews\s+v1 v2 v3/m, 'the services table');
   const lines = table.replace(/\n$/, '').split('\n');
