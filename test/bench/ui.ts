@@ -15,6 +15,7 @@ import { decodeSpans, encodeSpans } from '../../src/telemetry/otlp.js';
 import { ATTR, type Span } from '../../src/telemetry/span.js';
 import { newSpanId, newTraceId } from '../../src/telemetry/trace-context.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
+import { quantile } from '../helpers/quantile.js';
 
 const HOPS: Array<[string, string, 'client' | 'server', number, number]> = [
   // service, peer, kind, parent index, duration ms
@@ -55,11 +56,6 @@ function accessLine(service: string, now: number): string {
     upstream_cluster: 'inbound|1||', upstream_request_attempt_count: 1, x_request_id: 'r', traceparent: 't', authority: `${service}:9080`,
     user_agent: null, route_name: null, reporter: 'destination', workload: `${service}-v1`, instance: `${service}-v1-0`, destination_service: service,
   });
-}
-
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
 }
 
 export async function uiBenchmark(targetSpansPerSecond = 2000, seconds = 8): Promise<Record<string, unknown>> {
