@@ -27,7 +27,7 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-async function server(kind: 'upstream' | 'forwarder', port: number, target?: number): Promise<ChildProcess> {
+async function server(kind: 'upstream' | 'forwarder' | 'http-proxy', port: number, target?: number): Promise<ChildProcess> {
   const child = fork(here('./servers.js'), [kind, String(port), String(target ?? '')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   children.push(child);
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
@@ -94,24 +94,28 @@ async function startSidecar(upstream: number): Promise<{ inbound: number; outbou
 }
 
 async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
-  const [upstreamPort, forwarderPort] = await freePorts(2);
+  const [upstreamPort, forwarderPort, httpProxyPort] = await freePorts(3);
   await server('upstream', upstreamPort!);
   await server('forwarder', forwarderPort!, upstreamPort);
+  await server('http-proxy', httpProxyPort!, upstreamPort);
   const sidecar = await startSidecar(upstreamPort!);
   const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number }>({
     url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'closed', connections: 32, rate: 0, seconds: 3, absolute,
   });
   // Warm-up: JIT and connection pools, on every path.
   await closed(forwarderPort!, false);
+  await closed(httpProxyPort!, false);
   await closed(sidecar.inbound, false);
   await closed(sidecar.outbound, true);
   const rounds = 3;
   const forwarder: number[] = [];
+  const bareProxy: number[] = [];
   const inbound: number[] = [];
   const outbound: number[] = [];
   for (let r = 0; r < rounds; r++) {
     log(`throughput round ${r + 1}/${rounds}`);
     forwarder.push((await closed(forwarderPort!, false)).rps);
+    bareProxy.push((await closed(httpProxyPort!, false)).rps);
     inbound.push((await closed(sidecar.inbound, false)).rps);
     outbound.push((await closed(sidecar.outbound, true)).rps);
   }
@@ -128,6 +132,9 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   return {
     throughput: {
       forwarderRps: round(forwarderRps, 0),
+      // The floor under the sidecar: the proxy library with no telemetry at all.
+      httpProxyAloneRps: round(median(bareProxy), 0),
+      httpProxyAloneRatio: round(median(bareProxy) / forwarderRps),
       sidecarInboundRps: round(median(inbound), 0),
       sidecarOutboundRps: round(median(outbound), 0),
       inboundRatio: round(median(inbound) / forwarderRps),

@@ -1,7 +1,10 @@
-// Processes the benchmark measures: an upstream that answers at once, and the bare
-// node:http forwarder a sidecar is compared with. Run as `node servers.js KIND PORT [TARGET_PORT]`.
+// Processes the benchmark measures: an upstream that answers at once, the bare
+// node:http forwarder a sidecar is compared with, and http-proxy alone in the same role
+// (so the report can tell the proxy library's cost from telemetry's).
+// Run as `node servers.js KIND PORT [TARGET_PORT]`.
 
 import http from 'node:http';
+import httpProxy from 'http-proxy';
 
 const [kind, portText, targetText] = process.argv.slice(2);
 const port = Number(portText);
@@ -25,6 +28,13 @@ if (kind === 'upstream') {
     upstream.on('error', () => res.writeHead(502).end());
     req.pipe(upstream);
   });
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1', () => process.send?.('ready'));
+} else if (kind === 'http-proxy') {
+  const target = { protocol: 'http:', host: '127.0.0.1', port: Number(targetText) };
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, scheduling: 'lifo' });
+  const proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
+  const server = http.createServer((req, res) => proxy.web(req, res, { target, agent }, () => res.writeHead(502).end()));
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => process.send?.('ready'));
 }
