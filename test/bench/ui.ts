@@ -124,6 +124,6 @@ export async function uiBenchmark(targetSpansPerSecond = 2000, seconds = 8): Pro
     frameP99Ms: Math.round(quantile(frames, 0.99) * 10) / 10,
     rssBeforeMB: mb(rssBefore),
     rssAfterMB: mb(rssAfter),
-    note: 'frame = snapshot + ink render at 120x40, capped at 10 fps; ingest = OTLP decode, trace assembly, statistics, access-log parsing',
+    note: 'frame = snapshot + ink render at 120x40; the app refreshes at 8 fps (ink caps keystroke renders at 10); ingest = OTLP decode, trace assembly, statistics, access-log parsing',
   };
 }
