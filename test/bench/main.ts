@@ -261,8 +261,11 @@ if (!only || only === 'docker') results.docker = await dockerBenchmarks();
 if (!only || only === 'ui') {
   log('UI: ingest and frame time at 2,000 spans/s, then at 4x that');
   process.env.NODE_ENV ??= 'production';
-  const { uiBenchmark } = await import('./ui.js');
-  results.ui = { at2000: await uiBenchmark(2000, 8), at8000: await uiBenchmark(8000, 6) };
+  const { uiBenchmark, uiSoak } = await import('./ui.js');
+  const at2000 = await uiBenchmark(2000, 8);
+  const at8000 = await uiBenchmark(8000, 6);
+  log('UI: an hour at 2,000 spans/s on a simulated clock (memory over time)');
+  results.ui = { at2000, at8000, hourAt2000: await uiSoak(2000, 3600) };
 }
 process.stdout.write(JSON.stringify(results, null, 2) + '\n');
 process.exit(0);
