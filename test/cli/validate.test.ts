@@ -12,7 +12,7 @@ test('validate accepts every shipped scenario and says what each holds', async (
   const lines = result.stdout.trim().split('\n');
   t.is(lines.length, files.length);
   for (const line of lines) t.regex(line, /^ok [a-z0-9-]+ \(\d+ services?, \d+ flows?, \d+ events?\)$/);
-  t.true(lines.includes('ok bookinfo (4 services, 2 flows, 9 events)'));
+  t.true(lines.includes('ok bookinfo (4 services, 2 flows, 10 events)'));
 });
 
 test('a misspelt key fails validation with exit 2, naming the line and the right key', async (t) => {
@@ -30,7 +30,7 @@ test('a misspelt key fails validation with exit 2, naming the line and the right
 test('validate reports each file, and fails if any one is bad', async (t) => {
   const result = await runCli(['validate', 'scenarios/bookinfo.yaml', 'no-such-file.yaml']);
   t.is(result.code, 2);
-  t.is(result.stdout, 'ok bookinfo (4 services, 2 flows, 9 events)\n');
+  t.is(result.stdout, 'ok bookinfo (4 services, 2 flows, 10 events)\n');
   t.regex(result.stderr, /^no-such-file\.yaml: no such file$/m);
 });
 
