@@ -18,11 +18,12 @@ import { SIDECAR_ENV, type SidecarBoot } from '../../src/sidecar/boot.js';
 import type { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 import type { LoadArgs } from './load-args.js';
+import { quantile } from '../helpers/quantile.js';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const median = (values: number[]) => quantile(values, 0.5);
 
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));

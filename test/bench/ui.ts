@@ -60,13 +60,21 @@ function accessLine(service: string, now: number): string {
   });
 }
 
-export async function uiBenchmark(targetSpansPerSecond = 2000, seconds = 8): Promise<Record<string, unknown>> {
+const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/** Bookinfo's session and the UI store over it, fed spans as the collector would, without a mesh. */
+async function uiSession(clock: () => number): Promise<{ session: MeshSession; store: UiStore; ingest: (spans: Span[]) => void }> {
   const loaded = await loadScenarioFile(`${PACKAGE_ROOT}/scenarios/bookinfo.yaml`);
-  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory('process'), seed: 42 });
-  session.trafficStartedAt = Date.now();
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory('process'), seed: 42, clock });
+  session.trafficStartedAt = clock();
   const store = new UiStore(session, 'process');
   store.setPhase('running');
   const ingest = (spans: Span[]) => (session as unknown as { onSpans(s: Span[]): void }).onSpans(spans);
+  return { session, store, ingest };
+}
+
+export async function uiBenchmark(targetSpansPerSecond = 2000, seconds = 8): Promise<Record<string, unknown>> {
+  const { session, store, ingest } = await uiSession(Date.now);
   const frames: number[] = [];
   let snapshotMs = 0;
   const source = {
@@ -116,7 +124,6 @@ export async function uiBenchmark(targetSpansPerSecond = 2000, seconds = 8): Pro
   }
   const rssAfter = process.memoryUsage().rss;
   ui.unmount();
-  const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
   return {
     targetSpansPerSecond,
     ingestedSpansPerSecond: Math.round(spans / seconds),
@@ -145,16 +152,10 @@ function heapAfterGc(): number {
  */
 export async function uiSoak(spansPerSecond = 2000, simulatedSeconds = 3600): Promise<Record<string, unknown>> {
   let now = Date.now();
-  const loaded = await loadScenarioFile(`${PACKAGE_ROOT}/scenarios/bookinfo.yaml`);
-  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory('process'), seed: 42, clock: () => now });
-  session.trafficStartedAt = now;
-  const store = new UiStore(session, 'process');
-  store.setPhase('running');
-  const ingest = (spans: Span[]) => (session as unknown as { onSpans(s: Span[]): void }).onSpans(spans);
+  const { session, store, ingest } = await uiSession(() => now);
   const stepMs = 100;
   const tracesPerStep = Math.max(1, Math.round((spansPerSecond / HOPS.length) * (stepMs / 1000)));
   const checkpoints: Array<{ minute: number; heapMB: number }> = [];
-  const mb = (b: number) => Math.round((b / 1024 / 1024) * 10) / 10;
   const began = performance.now();
   let spans = 0;
   for (let step = 1; step <= (simulatedSeconds * 1000) / stepMs; step++) {

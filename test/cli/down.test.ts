@@ -1,11 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findOnPath } from '../../src/runtime/which.js';
-import { processesTagged, runCli, startCli } from '../helpers/cli.js';
+import { processesTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
 const prometheus = findOnPath('prometheus');
 const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
@@ -67,8 +67,7 @@ run('the next run cleans up after a killed one before it starts', async (t) => {
   const { stateDir, tag, prometheusDir } = await afterKilledRun(t);
 
   // A scenario with no checks: this run is judged on its clean-up, not on a second of latency.
-  const scenario = join(stateDir, 'next.yaml');
-  await writeFile(scenario, 'name: next\nservices:\n  web: {}\ntraffic: [{to: web, rps: 10}]\n');
+  const scenario = await scenarioFile('name: next\nservices:\n  web: {}\ntraffic: [{to: web, rps: 10}]\n');
   const next = await runCli(['run', scenario, '--duration', '1s', '--json'], { env: { MESH_SIM_STATE_DIR: stateDir }, timeoutMs: 60_000 });
   t.is(next.code, 0, next.stderr);
   t.regex(next.stderr, /stopped 1 process left by 1 earlier run whose mesh-sim is gone/);

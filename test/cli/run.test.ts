@@ -1,16 +1,6 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { processesTagged, runCli, startCli } from '../helpers/cli.js';
-
-async function scenarioFile(text: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'mesh-sim-run-'));
-  const file = join(dir, 'scenario.yaml');
-  await writeFile(file, text);
-  return file;
-}
+import { processesTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
 test.serial('run --json prints the contract summary and exits 0 when the checks hold', async (t) => {
   const tag = randomUUID();

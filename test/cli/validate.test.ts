@@ -1,8 +1,7 @@
 import test from 'ava';
-import { mkdtemp, writeFile, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { runCli, scenarioFile } from '../helpers/cli.js';
 
 test('validate accepts every shipped scenario and says what each holds', async (t) => {
   const files = (await readdir('scenarios')).filter((f) => f.endsWith('.yaml')).map((f) => join('scenarios', f));
@@ -16,9 +15,7 @@ test('validate accepts every shipped scenario and says what each holds', async (
 });
 
 test('a misspelt key fails validation with exit 2, naming the line and the right key', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'mesh-sim-cli-'));
-  const file = join(dir, 'typo.yaml');
-  await writeFile(file, 'name: typo\nservices:\n  web:\n    latency: 5ms\n    replcas: 2\n');
+  const file = await scenarioFile('name: typo\nservices:\n  web:\n    latency: 5ms\n    replcas: 2\n', 'typo.yaml');
   const result = await runCli(['validate', file]);
   t.is(result.code, 2);
   t.is(result.stdout, '');
@@ -35,9 +32,7 @@ test('validate reports each file, and fails if any one is bad', async (t) => {
 });
 
 test('validate prints warnings but exits 0 for them', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'mesh-sim-cli-'));
-  const file = join(dir, 'warn.yaml');
-  await writeFile(file, 'name: w\nservices:\n  a: {calls: [b]}\n  b: {}\nmesh:\n  b:\n    retries: {attempts: 2}\n    fault: {abort: {httpStatus: 503}}\n');
+  const file = await scenarioFile('name: w\nservices:\n  a: {calls: [b]}\n  b: {}\nmesh:\n  b:\n    retries: {attempts: 2}\n    fault: {abort: {httpStatus: 503}}\n', 'warn.yaml');
   const result = await runCli(['validate', file]);
   t.is(result.code, 0);
   t.regex(result.stderr, /:7:14: mesh\.b\.retries: warning: these retries never happen/);

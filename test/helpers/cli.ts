@@ -1,10 +1,19 @@
 // Running the built `mesh-sim` binary as a user would, and collecting what it printed.
 
 import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
 export const BIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+
+/** A scenario written to a fresh temporary directory, for the CLI to read as a user's file. */
+export async function scenarioFile(text: string, name = 'scenario.yaml'): Promise<string> {
+  const file = join(await mkdtemp(join(tmpdir(), 'mesh-sim-cli-')), name);
+  await writeFile(file, text);
+  return file;
+}
 
 export interface CliResult {
   code: number | null;
