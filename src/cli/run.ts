@@ -8,7 +8,7 @@ import { ScenarioError, formatProblem } from '../scenario/problems.js';
 import { formatDuration, parseDuration } from '../scenario/units.js';
 import { freshSeed } from '../policy/decide.js';
 import { MeshSession } from '../mesh/session.js';
-import { buildSummary, formatSummary } from '../mesh/summary.js';
+import { formatSummary, sessionSummary } from '../mesh/summary.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/select.js';
 import { clock } from '../tui/model.js';
@@ -144,17 +144,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     accessLog?.end();
   }
 
-  const summary = buildSummary({
-    scenario,
-    seed,
-    runtime,
-    durationMs: session.runSeconds() * 1000,
-    stats: session.stats,
-    traces: session.traces.summary(),
-    checks: session.checkResults,
-    traffic: session.traffic!.counts,
-    interrupted,
-  });
+  const summary = sessionSummary(session, interrupted);
   output.out(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));
   if (interrupted) return EXIT.interrupted;
   return summary.checks.every((c) => c.ok) ? EXIT.ok : EXIT.checksFailed;

@@ -11,7 +11,8 @@ export interface Subscription {
 
 export function subscribe<T extends { version: number }>(
   url: string,
-  onSnapshot: (snapshot: T) => void,
+  /** May return a promise: the next poll (which acknowledges this version) waits for it. */
+  onSnapshot: (snapshot: T) => void | Promise<void>,
   onTrouble: (message: string) => void = () => {},
   initialVersion = 0,
 ): Subscription {
@@ -32,14 +33,16 @@ export function subscribe<T extends { version: number }>(
         if (stopped) return;
         if (res.statusCode === 200) {
           failures = 0;
+          let pending: void | Promise<void> = undefined;
           try {
             const snapshot = JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
             version = snapshot.version;
-            onSnapshot(snapshot);
+            pending = onSnapshot(snapshot);
           } catch (error) {
             onTrouble(`bad snapshot from the control plane: ${(error as Error).message}`);
           }
-          setImmediate(poll);
+          if (pending instanceof Promise) void pending.catch(() => {}).finally(() => setImmediate(poll));
+          else setImmediate(poll);
         } else if (res.statusCode === 204) {
           failures = 0;
           setImmediate(poll);

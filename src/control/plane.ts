@@ -3,7 +3,7 @@
 // version each sidecar has acknowledged (istiod's push status).
 
 import { EventEmitter } from 'node:events';
-import type { Behaviour, MeshPolicy, Scenario } from '../scenario/model.js';
+import type { Behaviour, Scenario } from '../scenario/model.js';
 import type { Endpoint, ServiceEntry, SidecarSnapshot, WorkloadSnapshot } from './protocol.js';
 
 export interface InstanceIdentity {
@@ -32,14 +32,17 @@ export const DEFAULT_PORT = 8080;
 
 export class ControlPlane extends EventEmitter {
   private versionCounter = 1;
+  private flushes = 0;
+  /** Bumped by configuration changes only (not by flushes): what `config vN` names. */
+  configVersion = 1;
   private seed: number;
-  private scenario: Pick<Scenario, 'services' | 'mesh'>;
+  private scenario: Pick<Scenario, 'services' | 'config'>;
   private readonly instances = new Map<string, InstanceIdentity>();
   private readonly ready = new Set<string>();
   private readonly sidecars = new Map<string, Subscriber>();
   private sidecarSnapshotCache: SidecarSnapshot | undefined;
 
-  constructor(scenario: Pick<Scenario, 'services' | 'mesh'>, seed: number) {
+  constructor(scenario: Pick<Scenario, 'services' | 'config'>, seed: number) {
     super();
     this.setMaxListeners(0);
     this.scenario = scenario;
@@ -57,9 +60,20 @@ export class ControlPlane extends EventEmitter {
   }
 
   /** A new desired state from the timeline: policies and behaviour, pushed to everyone. */
-  setScenario(scenario: Pick<Scenario, 'services' | 'mesh'>): void {
+  setScenario(scenario: Pick<Scenario, 'services' | 'config'>): void {
     this.scenario = scenario;
+    this.configVersion++;
     this.bump();
+  }
+
+  /**
+   * Asks every sidecar to send its spans and log lines before acknowledging: once the
+   * returned version is acknowledged, the collector holds everything finished before now.
+   */
+  flush(): number {
+    this.flushes++;
+    this.bump();
+    return this.versionCounter;
   }
 
   register(identity: InstanceIdentity): void {
@@ -148,8 +162,7 @@ export class ControlPlane extends EventEmitter {
       entry.endpoints.push(endpoint);
     }
     for (const entry of Object.values(services)) entry.endpoints.sort((a, b) => a.instance.localeCompare(b.instance));
-    const policies: Record<string, MeshPolicy> = { ...this.scenario.mesh };
-    this.sidecarSnapshotCache = { version: this.versionCounter, seed: this.seed, services, policies };
+    this.sidecarSnapshotCache = { version: this.versionCounter, flush: this.flushes, seed: this.seed, services, config: this.scenario.config };
     return this.sidecarSnapshotCache;
   }
 

@@ -3,7 +3,8 @@
 // workload, its behaviour. Sent as JSON over a long poll; a poll naming the version it
 // holds acknowledges that version, as an xDS request carrying version_info does.
 
-import type { Behaviour, MeshPolicy } from '../scenario/model.js';
+import type { Behaviour } from '../scenario/model.js';
+import type { MeshConfig } from '../policy/config.js';
 
 export interface Endpoint {
   instance: string;
@@ -21,10 +22,12 @@ export interface ServiceEntry {
 
 export interface SidecarSnapshot {
   version: number;
+  /** Bumped to ask every sidecar to send its telemetry before it acknowledges this version. */
+  flush: number;
   seed: number;
   services: Record<string, ServiceEntry>;
-  /** Policies the scenario sets, by destination service; absent means Istio's defaults. */
-  policies: Record<string, MeshPolicy>;
+  /** The Istio resources in force, compiled: routes per host, traffic policies per cluster. */
+  config: MeshConfig;
 }
 
 export interface WorkloadSnapshot {
@@ -63,6 +66,9 @@ export const HEADER = {
   requestId: 'x-request-id',
   upstreamServiceTime: 'x-envoy-upstream-service-time',
 } as const;
+
+/** On an app's answer: it is degraded, having taken the fallback of a call to this service. */
+export const DEGRADED_HEADER = 'x-mesh-sim-degraded';
 
 /** Long polls end after this long without news, so dead peers are noticed. */
 export const POLL_TIMEOUT_MS = 20_000;

@@ -8,7 +8,9 @@ import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
 import { formatDuration } from '../scenario/units.js';
 import { ControlPlane, type InstanceIdentity } from '../control/plane.js';
-import { RequestStats } from '../telemetry/stats.js';
+import { FlowStats, RequestStats } from '../telemetry/stats.js';
+import { SpanAttribution } from '../telemetry/attribution.js';
+import { WindowBook, type CheckWindow } from '../telemetry/windows.js';
 import { TraceStore } from '../telemetry/traces.js';
 import { judge, type CheckResult } from '../telemetry/judge.js';
 import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
@@ -24,8 +26,10 @@ import { TimelineRunner } from './timeline.js';
 /** Like a readiness probe failing and endpoints catching up: how long a dead instance stays listed. */
 export const ENDPOINT_GRACE_MS = 2000;
 const READY_TIMEOUT_MS = 30_000;
-/** Checks are judged this long after their moment, so spans still in flight are counted. */
-const CHECK_SETTLE_MS = 600;
+/** Longest a check waits for its window's requests to be answered; past it, it is judged on what came. */
+const CHECK_WAIT_MS = 60_000;
+/** Longest a flush of every sidecar's telemetry may take before a check is judged anyway. */
+const FLUSH_WAIT_MS = 5_000;
 
 export type InstanceState = 'starting' | 'ready' | 'killed' | 'exited';
 
@@ -67,6 +71,11 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   readonly runId = `ms${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   readonly seed: number;
   readonly stats: RequestStats;
+  /** Each traffic flow as its client saw it. */
+  readonly flowStats: FlowStats;
+  /** Which window each request belongs to (the contract's check windows). */
+  readonly windows = new WindowBook();
+  private readonly attribution: SpanAttribution;
   readonly traces = new TraceStore();
   readonly plane: ControlPlane;
   readonly runtime: Runtime;
@@ -82,10 +91,11 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private readonly gateway = gatewayPlan();
   private readonly identities = new Map<string, InstanceIdentity>();
   private settleTimer: NodeJS.Timeout | undefined;
-  private lastEventAt: number | undefined;
   private readonly pendingChecks = new Set<Promise<void>>();
   private startupFailure: ((error: Error) => void) | undefined;
   private stopped = false;
+  /** Spans dropped at the end because their request was never answered. */
+  unansweredSpans = 0;
   /** Where the collector takes OTLP/HTTP spans from this machine (for apps' own SDKs). */
   collectorUrl: string | undefined;
   /** Prometheus and Grafana, once started (startObservability). */
@@ -96,6 +106,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.scenario = loaded.scenario;
     this.seed = options.seed;
     this.stats = new RequestStats(options.retentionSeconds ?? 900);
+    this.flowStats = new FlowStats(options.retentionSeconds ?? 900);
+    this.attribution = new SpanAttribution(this.stats, this.windows, (flow, n) => this.traffic?.isInFlight(flow, n) ?? false, options.clock ?? Date.now);
     this.plane = new ControlPlane(this.scenario, this.seed);
     this.plans = planInstances(this.scenario);
     this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId);
@@ -229,7 +241,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     const now = (this.options.clock ?? Date.now)();
     for (const span of spans) {
       this.traces.add(span, now);
-      this.stats.add(span, now);
+      this.attribution.add(span);
     }
     if (this.listenerCount('spans') > 0) this.emit('spans', spans);
   }
@@ -238,10 +250,6 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     if (this.listenerCount('log') === 0) return;
     const record: LogRecord = line.container === 'sidecar' && line.stream === 'stdout' ? parseLogLine(line.text) : { kind: 'text', text: line.text };
     this.emit('log', record, line);
-  }
-
-  private sidecarIds(): string[] {
-    return [...this.plans, this.gateway].map((p) => p.id);
   }
 
   /** Starts Prometheus (and Grafana where the runtime can) beside the mesh; never fatal. */
@@ -256,40 +264,55 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     const gateway = this.instances.get(this.gateway.id)?.started?.ingress;
     if (!gateway) throw new Error('the ingress gateway has no address');
     const ports = Object.fromEntries(this.scenario.services.map((s) => [s.name, this.plane.servicePort(s.name)]));
-    this.traffic = new TrafficGenerator(gateway, this.seed, ports);
+    this.traffic = new TrafficGenerator(gateway, this.seed, ports, undefined, {
+      answered: (r) => {
+        this.attribution.answered(r.flow.id, r.n);
+        this.flowStats.add(r.flow.id, Date.now(), this.countedSegment(r.flow.id, r.n), r.status, r.latencyMs, r.degraded);
+      },
+    });
     this.trafficStartedAt = Date.now();
-    this.lastEventAt = this.trafficStartedAt;
     this.timeline = new TimelineRunner(this.loaded.scenario.timeline, (event) => this.runEvent(event));
     this.timeline.start();
     this.traffic.start(this.scenario.traffic, durationMs);
   }
 
+  private countedSegment(flow: string, n: number): number {
+    const segment = this.windows.segmentOf(flow, n);
+    return this.windows.isCounted(segment) ? segment : -1;
+  }
+
+  /** Each flow's first request at or after scenario time `atMs` (now, for a time already past). */
+  private limitsAt(atMs?: number): Map<string, number> {
+    const clock = atMs === undefined || !this.timeline ? performance.now() : this.timeline.clockAt(atMs);
+    return this.traffic?.boundary(clock) ?? new Map();
+  }
+
   private async runEvent(event: TimelineEvent): Promise<void> {
-    const at = Date.now();
     this.emit('event', event);
+    const pushes = event.set !== undefined || event.apply !== undefined || event.delete !== undefined;
     if (event.check) {
-      const from = this.lastEventAt ?? this.trafficStartedAt ?? at;
-      const expr = event.check.expr;
-      const pending = new Promise<void>((resolve) => setTimeout(resolve, CHECK_SETTLE_MS)).then(() => {
-        const result = { ...judge(expr, this.stats, { fromMs: from, toMs: at }, (at - from) / 1000), at: formatDuration(event.atMs) };
-        this.checkResults.push(result);
-        this.emit('check', result);
-      });
+      const window = this.windows.checkpoint(this.limitsAt(event.atMs), event.atMs);
+      const pending = this.judgeWindow(event, window);
       this.pendingChecks.add(pending);
       void pending.finally(() => this.pendingChecks.delete(pending));
+    } else if (pushes) {
+      // Requests that start while the change spreads belong to no window.
+      this.windows.pause(this.limitsAt(event.atMs));
+    } else {
+      this.windows.open(this.limitsAt(event.atMs), event.atMs);
     }
-    this.lastEventAt = at;
     if (event.say) this.emit('say', event.say, event);
-    if (event.set) {
+    if (pushes) {
       const next = this.loaded.states.get(event.index);
       if (next) {
         this.scenario = next;
         this.plane.setScenario(next);
         this.traffic?.setFlows(next.traffic, this.timeline?.clockAt(event.atMs));
         const pushedAt = performance.now();
-        const status = await this.plane.awaitAcked(this.sidecarIds(), this.plane.version, 5000);
-        this.emit('pushed', status.version, status.acked, status.total, performance.now() - pushedAt);
+        const status = await this.plane.awaitAcked(this.readySidecars(), this.plane.version, 5000);
+        this.emit('pushed', this.plane.configVersion, status.acked, status.total, performance.now() - pushedAt);
       }
+      this.windows.open(this.limitsAt(), this.timeline?.elapsed() ?? event.atMs);
     }
     for (const plan of event.kill ? matchInstances(this.plans, event.kill) : []) {
       this.setState(plan, 'killed', undefined);
@@ -308,6 +331,32 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     }
   }
 
+  /**
+   * A timeline check: once every request of its window has been answered (or CHECK_WAIT_MS
+   * has passed) and every sidecar has sent its telemetry, judged on exactly that window.
+   */
+  private async judgeWindow(event: TimelineEvent, window: CheckWindow): Promise<void> {
+    const deadline = Date.now() + CHECK_WAIT_MS;
+    while (!this.stopped && this.traffic && !this.traffic.settledBelow(window.until) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    if (!this.stopped) await this.flushTelemetry();
+    const seconds = Math.max(0, window.toMs - window.fromMs) / 1000;
+    const result = { ...judge(event.check!.expr, this, { segments: window.segments, seconds }, seconds), at: formatDuration(event.atMs) };
+    this.checkResults.push(result);
+    this.emit('check', result);
+  }
+
+  /** Every ready sidecar sends its spans before acknowledging: the collector then holds all finished so far. */
+  async flushTelemetry(): Promise<void> {
+    const version = this.plane.flush();
+    await this.plane.awaitAcked(this.readySidecars(), version, FLUSH_WAIT_MS);
+  }
+
+  private readySidecars(): string[] {
+    return [...this.instances.values()].filter((s) => s.state === 'ready').map((s) => s.plan.id);
+  }
+
   /** Stops new traffic and waits up to `drainMs` for answers to what is in flight. Idempotent. */
   async stopTraffic(drainMs = 5000): Promise<void> {
     this.timeline?.stop();
@@ -323,9 +372,11 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     await Promise.all([...this.pendingChecks]);
     await this.shutdown();
     this.traces.tick(Date.now(), true);
+    // What still waits belongs to requests never answered: unanswered, not errors.
+    this.unansweredSpans = this.attribution.finish();
     const runSeconds = this.runSeconds();
     for (const check of this.loaded.scenario.checks) {
-      const result = judge(check.expr, this.stats, undefined, runSeconds);
+      const result = judge(check.expr, this, undefined, runSeconds);
       this.checkResults.push(result);
       this.emit('check', result);
     }

@@ -3,10 +3,11 @@
 // sidecars saw them; edges as callers' outbound sidecars saw them.
 
 import type { Scenario } from '../scenario/model.js';
-import type { RequestStats } from '../telemetry/stats.js';
+import type { FlowStats, RequestStats } from '../telemetry/stats.js';
 import type { TraceTotals } from '../telemetry/traces.js';
 import type { CheckResult } from '../telemetry/judge.js';
 import type { TrafficCounts } from '../traffic/generator.js';
+import type { MeshSession } from './session.js';
 
 export interface ServiceSummary {
   requests: number;
@@ -18,6 +19,17 @@ export interface ServiceSummary {
   versions: Record<string, number>;
 }
 
+export interface FlowSummary {
+  requests: number;
+  errors: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  statuses: Record<string, number>;
+  /** Answers degraded by a service's fallback (Bookinfo's page without reviews). */
+  degraded: number;
+}
+
 export interface Summary {
   scenario: string;
   seed: number;
@@ -25,6 +37,8 @@ export interface Summary {
   durationMs: number;
   services: Record<string, ServiceSummary>;
   edges: Array<{ source: string; destination: string; requests: number; errors: number }>;
+  /** Each traffic flow as its client saw it. */
+  flows: Record<string, FlowSummary>;
   traces: TraceTotals;
   checks: CheckResult[];
   traffic: TrafficCounts;
@@ -39,6 +53,9 @@ export function buildSummary(input: {
   runtime: string;
   durationMs: number;
   stats: RequestStats;
+  flowStats: FlowStats;
+  /** Flow ids in the order the scenario names them. */
+  flowIds?: readonly string[];
   traces: TraceTotals;
   checks: CheckResult[];
   traffic: TrafficCounts;
@@ -60,6 +77,15 @@ export function buildSummary(input: {
       versions,
     };
   }
+  const flows: Record<string, FlowSummary> = {};
+  const ids = [...new Set([...(input.flowIds ?? []), ...input.flowStats.names()])];
+  for (const id of ids) {
+    const f = input.flowStats.flow(id, undefined, seconds);
+    flows[id] = {
+      requests: f.requests, errors: f.errors, p50Ms: round1(f.p50Ms), p90Ms: round1(f.p90Ms), p99Ms: round1(f.p99Ms),
+      statuses: f.statuses, degraded: f.degraded,
+    };
+  }
   const edges = input.stats.edgeList()
     .filter((e) => e.requests > 0)
     .sort((a, b) => a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
@@ -70,11 +96,29 @@ export function buildSummary(input: {
     durationMs: Math.round(input.durationMs),
     services,
     edges,
+    flows,
     traces: input.traces,
     checks: input.checks,
     traffic: input.traffic,
     ...(input.interrupted ? { interrupted: true as const } : {}),
   };
+}
+
+/** The summary of a session that has finished (or been stopped). */
+export function sessionSummary(session: MeshSession, interrupted = false): Summary {
+  return buildSummary({
+    scenario: session.scenario,
+    seed: session.seed,
+    runtime: session.runtime.name,
+    durationMs: session.runSeconds() * 1000,
+    stats: session.stats,
+    flowStats: session.flowStats,
+    flowIds: session.scenario.traffic.map((f) => f.id),
+    traces: session.traces.summary(),
+    checks: session.checkResults,
+    traffic: session.traffic?.counts ?? { sent: 0, answered: 0, unanswered: 0, failed: 0, skipped: 0, statuses: {} },
+    interrupted,
+  });
 }
 
 /** The summary as a table for people (what `run` prints without --json). */
@@ -92,6 +136,14 @@ export function formatSummary(summary: Summary): string {
   if (summary.edges.length > 0) {
     lines.push('');
     lines.push(...table([['EDGE', 'REQUESTS', 'ERRORS'], ...summary.edges.map((e) => [`${e.source} → ${e.destination}`, String(e.requests), String(e.errors)])]));
+  }
+  const flowRows = Object.entries(summary.flows);
+  if (flowRows.length > 0) {
+    lines.push('');
+    lines.push(...table([['FLOW', 'REQUESTS', 'ERRORS', 'P50', 'P90', 'P99', 'STATUSES'], ...flowRows.map(([name, f]) => [
+      name, String(f.requests), String(f.errors), ms(f.p50Ms), ms(f.p90Ms), ms(f.p99Ms),
+      Object.entries(f.statuses).map(([code, n]) => `${code === '0' ? 'failed' : code}:${n}`).join(' ') + (f.degraded > 0 ? ` (${f.degraded} degraded)` : ''),
+    ])]));
   }
   lines.push('');
   const t = summary.traffic;

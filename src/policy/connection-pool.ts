@@ -1,6 +1,7 @@
-// Envoy's HTTP/1.1 circuit breaker for one cluster: at most maxConnections requests
-// in flight (one per connection), at most http1MaxPendingRequests waiting for one;
-// anything more overflows at once (503, flag UO) instead of queueing without end.
+// Envoy's HTTP/1.1 circuit breakers for one cluster: at most maxConnections requests
+// in flight (one per connection), at most http1MaxPendingRequests waiting for one, at
+// most maxRequests (http2MaxRequests) in flight at all; anything more overflows at once
+// (503, flag UO) instead of queueing without end.
 
 export type Admission = 'now' | 'queued' | 'overflow';
 
@@ -22,12 +23,14 @@ export class ConnectionPool {
   constructor(
     private maxConnections: number,
     private maxPending: number,
+    private maxRequests = Number.MAX_SAFE_INTEGER,
   ) {}
 
   /** New limits apply to the next request; those already admitted keep their place. */
-  resize(maxConnections: number, maxPending: number): void {
+  resize(maxConnections: number, maxPending: number, maxRequests = Number.MAX_SAFE_INTEGER): void {
     this.maxConnections = maxConnections;
     this.maxPending = maxPending;
+    this.maxRequests = maxRequests;
     while (this.active < this.maxConnections && this.waiting.length > 0) {
       this.active++;
       this.waiting.shift()!();
@@ -39,6 +42,7 @@ export class ConnectionPool {
    * or when one frees up. Overflow grants nothing.
    */
   acquire(): Grant {
+    if (this.active >= this.maxRequests) return OVERFLOW;
     if (this.active < this.maxConnections) {
       this.active++;
       return NOW;

@@ -8,17 +8,22 @@ export const RESPONSE_FLAGS = {
   URX: 'the retries ran out: every attempt failed',
   UF: 'the upstream could not be connected to (is it running?)',
   UC: 'the upstream closed the connection before answering',
-  UO: 'the connection pool overflowed: too many requests already waiting (connectionPool)',
+  UO: 'a circuit breaker overflowed: too many requests in flight or waiting, or retries (connectionPool)',
   UH: 'no healthy upstream: every instance is ejected or gone',
-  NR: 'no route matched the request (routes)',
+  NR: 'no route matched the request (a VirtualService\'s http[] matches)',
+  NC: 'no such cluster: the route names a subset no DestinationRule defines',
   DC: 'the caller went away before the answer (it timed out or gave up)',
 } as const;
 
 export type ResponseFlag = keyof typeof RESPONSE_FLAGS;
 
-/** The access-log form: flags joined by commas, `-` for none. */
+/** Envoy prints flags in the order of its ResponseFlag enumeration, whatever order they were set in. */
+const ENVOY_ORDER: readonly ResponseFlag[] = ['UH', 'UT', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'DC', 'URX', 'NC'];
+
+/** The access-log form: flags joined by commas in Envoy's order, `-` for none. */
 export function formatFlags(flags: readonly ResponseFlag[]): string {
-  return flags.length === 0 ? '-' : flags.join(',');
+  if (flags.length === 0) return '-';
+  return [...new Set(flags)].sort((a, b) => ENVOY_ORDER.indexOf(a) - ENVOY_ORDER.indexOf(b)).join(',');
 }
 
 export function parseFlags(text: string | undefined): ResponseFlag[] {

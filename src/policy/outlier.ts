@@ -7,23 +7,32 @@
 // 300 s. Each interval returns hosts whose time is up, and forgives one past ejection
 // of a host that stayed healthy through it.
 
-import type { OutlierDetection } from '../scenario/model.js';
+import type { OutlierDetectionSettings as OutlierDetection } from './config.js';
 
 /** Envoy's max_ejection_time default. */
 export const MAX_EJECTION_MS = 300_000;
 
 interface HostState {
   consecutiveFailures: number;
+  /** 502, 503 and 504 (and local failures) in a row, for consecutiveGatewayErrors. */
+  consecutiveGatewayFailures: number;
   ejectedAt: number | undefined;
   ejectedForMs: number;
   /** How many times in a row it has been ejected: the multiplier of the next ejection. */
   ejections: number;
 }
 
+/** Envoy's names for why a host was ejected. */
+export type EjectionType = 'CONSECUTIVE_5XX' | 'CONSECUTIVE_GATEWAY_FAILURE';
+
 export type OutlierEvent =
-  | { type: 'eject'; host: string; forMs: number; consecutiveFailures: number; ejections: number }
+  | { type: 'eject'; host: string; forMs: number; consecutiveFailures: number; ejections: number; reason: EjectionType }
   | { type: 'uneject'; host: string }
-  | { type: 'not-ejected'; host: string; reason: string };
+  | { type: 'not-ejected'; host: string; reason: string; ejection: EjectionType };
+
+/** What a local failure counts as, when external and local errors are not split (Istio's default). */
+export const LOCAL_CONNECT_FAILURE = 503;
+export const LOCAL_TIMEOUT = 504;
 
 export class OutlierDetector {
   private readonly hosts = new Map<string, HostState>();
@@ -44,7 +53,9 @@ export class OutlierDetector {
   setHosts(hosts: Iterable<string>): void {
     const keep = new Set(hosts);
     for (const host of [...this.hosts.keys()]) if (!keep.has(host)) this.hosts.delete(host);
-    for (const host of keep) if (!this.hosts.has(host)) this.hosts.set(host, { consecutiveFailures: 0, ejectedAt: undefined, ejectedForMs: 0, ejections: 0 });
+    for (const host of keep) {
+      if (!this.hosts.has(host)) this.hosts.set(host, { consecutiveFailures: 0, consecutiveGatewayFailures: 0, ejectedAt: undefined, ejectedForMs: 0, ejections: 0 });
+    }
   }
 
   isEjected(host: string): boolean {
@@ -58,34 +69,48 @@ export class OutlierDetector {
   }
 
   /**
-   * One attempt's result: `failed` for a 5xx or a locally seen failure (connect
-   * failure, reset, timeout). Returns what the detector did about it.
+   * One attempt's result as an HTTP status: the upstream's, or for a failure seen locally
+   * Envoy's stand-in (LOCAL_CONNECT_FAILURE, LOCAL_TIMEOUT). Returns what the detector did.
    */
-  record(host: string, failed: boolean, now: number): OutlierEvent | undefined {
+  record(host: string, status: number, now: number): OutlierEvent | undefined {
     const state = this.hosts.get(host);
     if (!state) return undefined;
-    if (!failed) {
+    if (status < 500) {
       state.consecutiveFailures = 0;
+      state.consecutiveGatewayFailures = 0;
       return undefined;
     }
     state.consecutiveFailures++;
-    if (state.ejectedAt !== undefined || state.consecutiveFailures < this.config.consecutive5xxErrors) return undefined;
+    if (status >= 502 && status <= 504) state.consecutiveGatewayFailures++;
+    else state.consecutiveGatewayFailures = 0;
+    if (state.ejectedAt !== undefined) return undefined;
+    const { consecutive5xxErrors, consecutiveGatewayErrors } = this.config;
+    let reason: EjectionType | undefined;
+    let failures = 0;
+    if (consecutive5xxErrors > 0 && state.consecutiveFailures >= consecutive5xxErrors) {
+      reason = 'CONSECUTIVE_5XX';
+      failures = state.consecutiveFailures;
+    } else if (consecutiveGatewayErrors > 0 && state.consecutiveGatewayFailures >= consecutiveGatewayErrors) {
+      reason = 'CONSECUTIVE_GATEWAY_FAILURE';
+      failures = state.consecutiveGatewayFailures;
+    }
+    if (!reason) return undefined;
     const ejected = this.ejectedCount;
     const total = this.hosts.size;
+    state.consecutiveFailures = 0;
+    state.consecutiveGatewayFailures = 0;
     if ((100 * (ejected + 1)) / total > this.config.maxEjectionPercent) {
-      state.consecutiveFailures = 0;
       return {
         type: 'not-ejected',
         host,
+        ejection: reason,
         reason: `ejecting it would make ${ejected + 1} of ${total} hosts ejected, over maxEjectionPercent ${this.config.maxEjectionPercent}`,
       };
     }
-    const failures = state.consecutiveFailures;
     state.ejections++;
     state.ejectedAt = now;
     state.ejectedForMs = Math.min(this.config.baseEjectionTimeMs * state.ejections, Math.max(MAX_EJECTION_MS, this.config.baseEjectionTimeMs));
-    state.consecutiveFailures = 0;
-    return { type: 'eject', host, forMs: state.ejectedForMs, consecutiveFailures: failures, ejections: state.ejections };
+    return { type: 'eject', host, forMs: state.ejectedForMs, consecutiveFailures: failures, ejections: state.ejections, reason };
   }
 
   /** Runs the interval sweeps due by `now`; returns hosts brought back. */

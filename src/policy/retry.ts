@@ -1,28 +1,33 @@
-// Which failed attempts are retried, as Envoy's x-envoy-retry-on conditions define them,
-// and how long to back off between tries.
+// The one retry rule: which outcomes of an attempt Envoy retries under a route's retry
+// policy (x-envoy-retry-on conditions, as retry_state_impl.cc decides them), and how long
+// it backs off between tries. The sidecar's router and `validate`'s warnings both ask here.
 
-import type { RetryPolicy } from '../scenario/model.js';
+import type { RetryPolicy } from './config.js';
 
 /** What one attempt at the upstream came to. */
 export type AttemptOutcome =
-  | { kind: 'response'; status: number }
+  | { kind: 'response'; status: number; /** x-envoy-overloaded: an upstream circuit breaker refused it. */ overloaded?: boolean }
   | { kind: 'connect-failure' }
   /** The upstream closed or reset the connection before answering. */
   | { kind: 'reset' }
   | { kind: 'per-try-timeout' };
 
-export function isRetriable(outcome: AttemptOutcome, policy: RetryPolicy): boolean {
+/** Would Envoy retry this outcome under `policy`, retries left permitting? */
+export function retryDecision(outcome: AttemptOutcome, policy: Pick<RetryPolicy, 'retryOn' | 'statusCodes'>): boolean {
   const on = policy.retryOn;
+  const anyReset = on.includes('reset') || on.includes('5xx') || on.includes('gateway-error');
   switch (outcome.kind) {
     case 'connect-failure':
-      // 5xx and gateway-error include connection failures.
-      return on.includes('connect-failure') || on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
+      // A connection that never opened is a reset before the request was sent.
+      return anyReset || on.includes('connect-failure') || on.includes('reset-before-request');
     case 'reset':
-      return on.includes('reset') || on.includes('5xx');
+      return anyReset;
     case 'per-try-timeout':
-      // A per-try timeout counts as a 504: retried on 5xx, gateway-error and reset.
-      return on.includes('5xx') || on.includes('gateway-error') || on.includes('reset');
+      // Envoy resets the attempt locally, then asks the reset rule.
+      return anyReset;
     case 'response': {
+      // Envoy never retries an answer its peer's circuit breaker gave (x-envoy-overloaded).
+      if (outcome.overloaded) return false;
       const s = outcome.status;
       if (s >= 500 && on.includes('5xx')) return true;
       if (s >= 502 && s <= 504 && on.includes('gateway-error')) return true;
@@ -32,8 +37,8 @@ export function isRetriable(outcome: AttemptOutcome, policy: RetryPolicy): boole
   }
 }
 
-/** Envoy's default backoff: full jitter over 25 ms doubling per retry, capped at 250 ms. */
-export function backoffMs(retry: number, u: number): number {
-  const ceiling = Math.min(25 * 2 ** Math.max(0, retry - 1), 250);
+/** Envoy's backoff: full jitter over `base` doubling per retry, capped at ten times `base`. */
+export function backoffMs(retry: number, u: number, baseMs = 25): number {
+  const ceiling = Math.min(baseMs * 2 ** Math.max(0, retry - 1), baseMs * 10);
   return Math.floor(u * ceiling);
 }

@@ -2,25 +2,20 @@
 // their service's fields, and the checks that span sections (a call, route, flow or
 // event naming a service or version that does not exist, weights, order, cycles).
 
-import {
-  DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY_ON, UNLIMITED, defaultMeshPolicy,
-  type Behaviour, type Call, type CallStep, type LocatedCheck, type MeshPolicy,
-  type Route, type Scenario, type ServiceSpec, type TimelineEvent, type TrafficFlow, type VersionSpec,
-  type InstanceTarget,
+import type {
+  Behaviour, Call, CallStep, LocatedCheck, ResourceRef, Scenario, ServiceSpec, TimelineEvent, TrafficFlow, VersionSpec, InstanceTarget,
 } from './model.js';
 import type { RawCall, RawCallStep, RawMeshPolicy, RawService, RawTimelineEvent, RawTrafficFlow } from './schema.js';
 import type { Path } from './problems.js';
 import type { CheckExpr } from './check-expr.js';
 import { didYouMean } from './suggest.js';
 import { formatDuration } from './units.js';
-import { ejectableHosts } from '../policy/outlier.js';
+import { compileResources, indexServices } from '../istio/compile.js';
+import { shorthandResources } from '../istio/shorthand.js';
+import { describeResource, type IstioResource } from '../istio/resources.js';
 
-export interface Reporter {
-  error(path: Path, message: string, atKey?: boolean): void;
-  warn(path: Path, message: string, atKey?: boolean): void;
-  /** `FILE:LINE` of a path, for rules that may later be named as a failure's cause. */
-  where(path: Path): string;
-}
+export type { Reporter } from './report.js';
+import type { Reporter } from './report.js';
 
 /** Sections that parsed; a section or service that failed is absent but its name is known. */
 export interface ParsedSections {
@@ -40,11 +35,20 @@ export interface ParsedSections {
 const DEFAULT_VERSION = 'v1';
 const DEFAULT_RESPONSE_SIZE = 128;
 
+/** What a state's Istio resources are, beside the document: `istio:`, `include:` and the timeline's applies. */
+export interface StateResources {
+  /** The Istio resources in force, in the order they were written or applied. */
+  resources: IstioResource[];
+  /** Each timeline event's `apply`, parsed, by event index. */
+  applies: Map<number, IstioResource[]>;
+}
+
 export function buildScenario(
   file: string,
   parsed: ParsedSections,
   document: Record<string, unknown>,
   report: Reporter,
+  state: StateResources = { resources: [], applies: new Map() },
 ): Omit<Scenario, 'name'> & { name: string | undefined } {
   const { services, calls } = buildServices(parsed.services, report);
   const names = new Set(parsed.services.map(([n]) => n));
@@ -52,10 +56,14 @@ export function buildScenario(
   const refs = new References(names, known, report);
 
   checkCalls(calls, refs, report);
-  const mesh = parsed.mesh ? buildMesh(parsed.mesh, refs, known, report) : {};
+  const shorthand = parsed.mesh ? buildShorthand(parsed.mesh, refs, services, report) : [];
+  const istio = [...shorthand, ...state.resources];
+  checkOneForm(shorthand, state.resources, services);
+  const { config } = compileResources(istio, services);
   const traffic = parsed.traffic ? buildTraffic(parsed.traffic, refs, report) : [];
-  const timeline = parsed.timeline ? buildTimeline(parsed.timeline, refs, parsed.duration, report) : [];
-  const checks = (parsed.checks ?? []).flatMap((expr, i) => (expr ? [buildCheck(expr, ['checks', i], refs)] : []));
+  const flowIds = new Set(traffic.map((f) => f.id));
+  const timeline = parsed.timeline ? buildTimeline(parsed.timeline, refs, parsed.duration, report, state.applies, flowIds) : [];
+  const checks = (parsed.checks ?? []).flatMap((expr, i) => (expr ? [buildCheck(expr, ['checks', i], refs, flowIds)] : []));
 
   return {
     file,
@@ -64,12 +72,31 @@ export function buildScenario(
     seed: parsed.seed,
     durationMs: parsed.duration,
     services,
-    mesh,
+    istio,
+    config,
     traffic,
     timeline,
     checks,
     document,
   };
+}
+
+/** A host takes its policy from `mesh:` or from Istio resources, never both. */
+function checkOneForm(shorthand: IstioResource[], resources: IstioResource[], services: readonly ServiceSpec[]): void {
+  const index = indexServices(services);
+  const short = new Map<string, IstioResource>();
+  for (const r of shorthand) short.set(r.name, r);
+  for (const r of resources) {
+    const spec = r.spec as { hosts?: string[]; host?: string };
+    const hosts = spec.hosts ?? (spec.host !== undefined ? [spec.host] : []);
+    hosts.forEach((h, i) => {
+      const host = [...index.names].find((n) => h === n || h.startsWith(`${n}.`));
+      const other = host && short.get(host);
+      if (!other) return;
+      r.report.error(['spec', ...(spec.hosts ? ['hosts', i] : ['host'])],
+        `the \`mesh:\` shorthand (${other.origin.where}) already configures ${host}: a host takes its policy from \`mesh:\` or from Istio resources, not both (${describeResource(r)} here)`);
+    });
+  }
 }
 
 /** Name look-ups that report what is missing with the nearest existing name. */
@@ -152,6 +179,9 @@ function toCall(raw: RawCall): Call {
     method: raw.method ?? 'GET',
     optional: raw.optional ?? false,
     probability: raw.probability ?? 100,
+    timeoutMs: raw.timeout === undefined || raw.timeout === 0 ? undefined : raw.timeout,
+    retries: raw.retries ?? 0,
+    fallback: raw.fallback,
   };
 }
 
@@ -215,180 +245,53 @@ function findCycle(edges: CallRef[]): CallRef[] | undefined {
   return undefined;
 }
 
-function buildMesh(
-  raw: Record<string, RawMeshPolicy>,
-  refs: References,
-  services: Map<string, ServiceSpec>,
-  report: Reporter,
-): Record<string, MeshPolicy> {
-  const mesh: Record<string, MeshPolicy> = {};
+/** The shorthand's own rules (names, weights summing to 100), then the resources it means. */
+function buildShorthand(raw: Record<string, RawMeshPolicy>, refs: References, services: ServiceSpec[], report: Reporter): IstioResource[] {
+  const valid: Record<string, RawMeshPolicy> = {};
   for (const [service, policy] of Object.entries(raw)) {
     const path = ['mesh', service];
     if (!refs.service(service, path, true)) continue;
-    mesh[service] = buildPolicy(service, policy, path, refs, services.get(service), report);
+    let ok = true;
+    (policy.routes ?? []).forEach((r, i) => {
+      if (!checkShorthandRoute(service, r, [...path, 'routes', i], refs, report)) ok = false;
+    });
+    if (policy.mirror && !refs.version(service, policy.mirror.version, [...path, 'mirror', 'version'])) ok = false;
+    if (ok) valid[service] = policy;
   }
-  return mesh;
+  return shorthandResources(valid, services, report);
 }
 
-function buildPolicy(
-  service: string,
-  raw: RawMeshPolicy,
-  path: Path,
-  refs: References,
-  spec: ServiceSpec | undefined,
-  report: Reporter,
-): MeshPolicy {
-  const policy = defaultMeshPolicy();
-  policy.routes = (raw.routes ?? []).map((r, i) => buildRoute(service, r, [...path, 'routes', i], refs, report));
-  const catchAll = policy.routes.findIndex((r) => r.matches.length === 0);
-  if (catchAll !== -1 && catchAll < policy.routes.length - 1) {
-    report.warn([...path, 'routes', catchAll + 1], `this route is never used: routes[${catchAll}] before it matches every request (first match wins)`);
-  }
-  if (raw.timeout !== undefined) {
-    policy.timeoutMs = raw.timeout;
-    policy.timeoutWhere = report.where([...path, 'timeout']);
-  }
-  if (raw.retries) {
-    policy.retries = {
-      attempts: raw.retries.attempts ?? 2,
-      perTryTimeoutMs: raw.retries.perTryTimeout,
-      retryOn: raw.retries.retryOn?.conditions ?? [...DEFAULT_RETRY_ON],
-      statusCodes: raw.retries.retryOn?.statusCodes ?? [],
-      where: report.where([...path, 'retries']),
-    };
-  }
-  if (raw.fault?.delay) {
-    policy.delay = {
-      percentage: raw.fault.delay.percentage ?? 100,
-      fixedDelayMs: raw.fault.delay.fixedDelay,
-      where: report.where([...path, 'fault', 'delay']),
-    };
-  }
-  if (raw.fault?.abort) {
-    policy.abort = {
-      percentage: raw.fault.abort.percentage ?? 100,
-      httpStatus: raw.fault.abort.httpStatus,
-      where: report.where([...path, 'fault', 'abort']),
-    };
-  }
-  if (raw.mirror && refs.version(service, raw.mirror.version, [...path, 'mirror', 'version'])) {
-    policy.mirror = { version: raw.mirror.version, percentage: raw.mirror.percentage ?? 100, where: report.where([...path, 'mirror']) };
-  }
-  if (raw.connectionPool) {
-    policy.connectionPool = {
-      maxConnections: raw.connectionPool.maxConnections ?? UNLIMITED,
-      http1MaxPendingRequests: raw.connectionPool.http1MaxPendingRequests ?? UNLIMITED,
-      where: report.where([...path, 'connectionPool']),
-    };
-  }
-  if (raw.outlierDetection) {
-    const od = raw.outlierDetection;
-    policy.outlierDetection = {
-      consecutive5xxErrors: od.consecutive5xxErrors ?? DEFAULT_OUTLIER_DETECTION.consecutive5xxErrors,
-      intervalMs: od.interval ?? DEFAULT_OUTLIER_DETECTION.intervalMs,
-      baseEjectionTimeMs: od.baseEjectionTime ?? DEFAULT_OUTLIER_DETECTION.baseEjectionTimeMs,
-      maxEjectionPercent: od.maxEjectionPercent ?? DEFAULT_OUTLIER_DETECTION.maxEjectionPercent,
-      where: report.where([...path, 'outlierDetection']),
-    };
-  }
-  warnAboutSurprises(service, raw, policy, path, spec, report);
-  return policy;
-}
-
-function buildRoute(service: string, raw: NonNullable<RawMeshPolicy['routes']>[number], path: Path, refs: References, report: Reporter): Route {
-  const matches = (raw.match ?? []).map((m) => ({
-    headers: Object.entries(m.headers ?? {}).map(([name, match]) => ({ name: name.toLowerCase(), ...match })),
-    path: m.path,
-  }));
-  const destinations = raw.route.map((d, j) => {
-    refs.version(service, d.version, [...path, 'route', j, 'version']);
-    return { version: d.version, weight: d.weight };
+function checkShorthandRoute(service: string, raw: NonNullable<RawMeshPolicy['routes']>[number], path: Path, refs: References, report: Reporter): boolean {
+  let ok = true;
+  raw.route.forEach((d, j) => {
+    if (!refs.version(service, d.version, [...path, 'route', j, 'version'])) ok = false;
   });
   const seen = new Set<string>();
-  destinations.forEach((d, j) => {
-    if (seen.has(d.version)) report.error([...path, 'route', j, 'version'], `version \`${d.version}\` is named twice in this route; give it one weight`);
+  raw.route.forEach((d, j) => {
+    if (seen.has(d.version)) {
+      report.error([...path, 'route', j, 'version'], `version \`${d.version}\` is named twice in this route; give it one weight`);
+      ok = false;
+    }
     seen.add(d.version);
   });
-  const given = destinations.filter((d) => d.weight !== undefined);
-  let weighted: Array<{ version: string; weight: number }>;
+  const given = raw.route.filter((d) => d.weight !== undefined);
   if (given.length === 0) {
-    if (destinations.length > 1) {
-      report.error([...path, 'route'], `${destinations.length} destinations need a weight each, summing to 100`);
+    if (raw.route.length > 1) {
+      report.error([...path, 'route'], `${raw.route.length} destinations need a weight each, summing to 100`);
+      ok = false;
     }
-    weighted = destinations.map((d) => ({ version: d.version, weight: destinations.length === 1 ? 100 : 0 }));
   } else {
-    if (given.length < destinations.length) {
+    if (given.length < raw.route.length) {
       report.error([...path, 'route'], 'give every destination a weight (they must sum to 100), or none when there is only one');
+      ok = false;
     }
     const sum = given.reduce((t, d) => t + (d.weight ?? 0), 0);
-    if (given.length === destinations.length && sum !== 100) {
+    if (given.length === raw.route.length && sum !== 100) {
       report.error([...path, 'route'], `weights sum to ${sum}, not 100`);
-    }
-    weighted = destinations.map((d) => ({ version: d.version, weight: d.weight ?? 0 }));
-  }
-  return { matches, destinations: weighted, where: report.where(path) };
-}
-
-/** Rules that will not do what they seem to: kept as Istio has them, but said out loud. */
-function warnAboutSurprises(
-  service: string,
-  raw: RawMeshPolicy,
-  policy: MeshPolicy,
-  path: Path,
-  spec: ServiceSpec | undefined,
-  report: Reporter,
-): void {
-  const retriesPath = [...path, 'retries'];
-  if (raw.retries && policy.retries.attempts > 0 && policy.abort) {
-    report.warn(retriesPath, policy.abort.percentage >= 100
-      ? `these retries never happen: every call is aborted by fault.abort, and injected aborts are not retried`
-      : `injected aborts (${policy.abort.percentage} % of calls) are not retried: the fault is decided before the call leaves the caller`);
-  }
-  const { perTryTimeoutMs } = policy.retries;
-  if (raw.retries && policy.timeoutMs !== undefined && perTryTimeoutMs !== undefined && perTryTimeoutMs >= policy.timeoutMs && policy.retries.attempts > 0) {
-    report.warn(retriesPath, `perTryTimeout ${formatDuration(perTryTimeoutMs)} is not shorter than timeout ${formatDuration(policy.timeoutMs)}: the whole request times out before a retry can start`);
-  }
-  if (raw.retries && policy.retries.attempts > 0 && spec) {
-    const failing = spec.versions.filter((v) => v.errorRate > 0 && v.errorStatus >= 500 && !retriesOnStatus(policy, v.errorStatus));
-    if (failing.length > 0) {
-      const v = failing[0]!;
-      report.warn(retriesPath, `${service}'s own ${v.errorStatus}s (errorRate ${v.errorRate}) are not retried: retryOn (${policy.retries.retryOn.join(',')}) has no 5xx${v.errorStatus >= 502 && v.errorStatus <= 504 ? ' or gateway-error' : ''}`);
+      ok = false;
     }
   }
-  const od = policy.outlierDetection;
-  if (spec && od) {
-    // The clusters ejection works in: one per routed version, or all instances when unrouted.
-    const routed = new Set(policy.routes.flatMap((r) => r.destinations.map((d) => d.version)));
-    const clusters = routed.size === 0
-      ? [{ name: service, hosts: spec.versions.reduce((n, v) => n + v.replicas, 0) }]
-      : spec.versions.filter((v) => routed.has(v.name)).map((v) => ({ name: `${service} ${v.name}`, hosts: v.replicas }));
-    const stuck = clusters.filter((c) => c.hosts > 0 && ejectableHosts(c.hosts, od.maxEjectionPercent) === 0);
-    if (stuck.length > 0) {
-      const c = stuck[0]!;
-      const needed = Math.ceil(100 / c.hosts);
-      report.warn([...path, 'outlierDetection'], `maxEjectionPercent ${od.maxEjectionPercent} ejects no host from ${c.name} (${c.hosts} ` +
-        `host${c.hosts === 1 ? '' : 's'}): Envoy keeps the ejected share within it, and 1 of ${c.hosts} is ${Math.round(100 / c.hosts)} %; ` +
-        `set it to at least ${needed} to see ejections`);
-    }
-  }
-  if (spec) {
-    for (const route of policy.routes) {
-      for (const d of route.destinations) {
-        const version = spec.versions.find((v) => v.name === d.version);
-        if (version && version.replicas === 0 && d.weight > 0) {
-          report.warn([...path, 'routes'], `${service} ${d.version} has 0 replicas: its share of this route answers 503 (no healthy upstream)`);
-        }
-      }
-    }
-  }
-}
-
-export function retriesOnStatus(policy: MeshPolicy, status: number): boolean {
-  const on = policy.retries.retryOn;
-  if (on.includes('5xx') && status >= 500) return true;
-  if (on.includes('gateway-error') && status >= 502 && status <= 504) return true;
-  if (on.includes('retriable-4xx') && status === 409) return true;
-  return policy.retries.statusCodes.includes(status);
+  return ok;
 }
 
 function buildTraffic(raw: Array<RawTrafficFlow | undefined>, refs: References, report: Reporter): TrafficFlow[] {
@@ -407,12 +310,14 @@ function buildTraffic(raw: Array<RawTrafficFlow | undefined>, refs: References, 
       headers[name.toLowerCase()] = value;
     }
     return [{
-      id: flow.name ?? `flow-${i}`,
+      id: flow.name ?? `flow-${i + 1}`,
       name: flow.name,
       to: flow.to,
       path: flow.path ?? '/',
       method: flow.method ?? 'GET',
       rps: flow.rps,
+      concurrency: flow.concurrency,
+      requests: flow.requests,
       arrival: flow.arrival ?? 'poisson',
       headers,
       where: report.where(path),
@@ -434,12 +339,30 @@ function buildTarget(raw: RawTimelineEvent['kill'], path: Path, refs: References
   return { service: raw.service, version: raw.version, replica: raw.replica };
 }
 
-function buildCheck(expr: CheckExpr, path: Path, refs: References): LocatedCheck {
-  if (refs.service(expr.service, path) && expr.version !== undefined) refs.version(expr.service, expr.version, path);
+function buildCheck(expr: CheckExpr, path: Path, refs: References, flows: ReadonlySet<string>): LocatedCheck {
+  if (expr.flow) {
+    if (!flows.has(expr.service)) {
+      refs.report.error(path, `no flow \`${expr.service}\`${didYouMean(expr.service, flows)}; flows: ${[...flows].join(', ') || 'none'}`);
+    }
+  } else if (refs.service(expr.service, path) && expr.version !== undefined) {
+    refs.version(expr.service, expr.version, path);
+  }
   return { expr, where: refs.report.where(path) };
 }
 
-function buildTimeline(raw: Array<RawTimelineEvent | undefined>, refs: References, durationMs: number | undefined, report: Reporter): TimelineEvent[] {
+function buildDeletes(raw: RawTimelineEvent['delete'], path: Path, report: Reporter): ResourceRef[] | undefined {
+  return raw?.map((d, j) => {
+    if (d.namespace !== undefined && d.namespace !== 'default') {
+      report.error([...path, j, 'namespace'], "mesh-sim's resources all live in namespace `default`");
+    }
+    return { kind: d.kind, namespace: 'default', name: d.name };
+  });
+}
+
+function buildTimeline(
+  raw: Array<RawTimelineEvent | undefined>, refs: References, durationMs: number | undefined, report: Reporter,
+  applies: Map<number, IstioResource[]>, flows: ReadonlySet<string>,
+): TimelineEvent[] {
   let previous = 0;
   return raw.flatMap((event, i): TimelineEvent[] => {
     if (!event) return [];
@@ -456,9 +379,11 @@ function buildTimeline(raw: Array<RawTimelineEvent | undefined>, refs: Reference
       atMs: event.at,
       say: event.say,
       set: event.set,
+      apply: event.apply ? applies.get(i) ?? [] : undefined,
+      delete: buildDeletes(event.delete, [...path, 'delete'], report),
       kill: buildTarget(event.kill, [...path, 'kill'], refs),
       restart: buildTarget(event.restart, [...path, 'restart'], refs),
-      check: event.check ? buildCheck(event.check, [...path, 'check'], refs) : undefined,
+      check: event.check ? buildCheck(event.check, [...path, 'check'], refs, flows) : undefined,
       where: report.where(path),
     }];
   });

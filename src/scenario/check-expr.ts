@@ -13,8 +13,11 @@ export type CheckOperator = (typeof CHECK_OPERATORS)[number];
 export interface CheckExpr {
   text: string;
   func: CheckFunction;
+  /** A service, or with `flow`, a traffic flow's name: `p99(flow:jason)`. */
   service: string;
   version?: string;
+  /** The check judges a flow as its client saw it, not a service. */
+  flow?: true;
   op: CheckOperator;
   /** In the function's own unit: milliseconds for p50/p90/p99, a fraction for error_rate. */
   value: number;
@@ -33,7 +36,7 @@ export function isLatencyFunction(func: CheckFunction): boolean {
   return LATENCY_FUNCTIONS.has(func);
 }
 
-const SHAPE = 'a check reads `FUNC(service[, version]) OP VALUE`, e.g. `p99(productpage) < 2s`';
+const SHAPE = 'a check reads `FUNC(service[, version]) OP VALUE` or `FUNC(flow:NAME) OP VALUE`, e.g. `p99(productpage) < 2s`';
 
 export function parseCheck(text: string): CheckExpr {
   let pos = 0;
@@ -68,10 +71,14 @@ export function parseCheck(text: string): CheckExpr {
   }
   const func = funcName as CheckFunction;
   expect('(');
-  const service = word('a service name');
+  skipSpace();
+  const flow = text.startsWith('flow:', pos);
+  if (flow) pos += 'flow:'.length;
+  const service = word(flow ? 'a flow name' : 'a service name');
   skipSpace();
   let version: string | undefined;
   if (text[pos] === ',') {
+    if (flow) throw new CheckSyntaxError(`a flow has no versions: write \`${funcName}(flow:${service})\``, pos);
     pos++;
     version = word('a version');
   }
@@ -105,9 +112,10 @@ export function parseCheck(text: string): CheckExpr {
   if (func === 'error_rate' && (value < 0 || value > 1)) {
     throw new CheckSyntaxError(`error_rate is a fraction from 0 to 1 (0.05 is 5 %), not ${value}`, valueStart);
   }
-  return version === undefined
-    ? { text, func, service, op, value }
-    : { text, func, service, version, op, value };
+  const expr: CheckExpr = { text, func, service, op, value };
+  if (version !== undefined) expr.version = version;
+  if (flow) expr.flow = true;
+  return expr;
 }
 
 export function compare(measured: number, op: CheckOperator, bound: number): boolean {

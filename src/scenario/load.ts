@@ -1,10 +1,14 @@
-// Reading a scenario file: every problem found, each at its line, or a Scenario with
-// the states it passes through as its timeline's `set` events apply.
+// Reading a scenario file: every problem found, each at its line (in an included file,
+// at that file's line), or a Scenario with the states it passes through as its
+// timeline's `set`, `apply` and `delete` events take effect.
 
 import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { buildScenario, type ParsedSections, type Reporter } from './build.js';
+import { buildScenario, type ParsedSections, type StateResources } from './build.js';
+import { applyResources, deleteResources, includedResources, inlineResources } from '../istio/documents.js';
+import type { IstioResource } from '../istio/resources.js';
+import { describeValue, parseWith, type Reporter } from './report.js';
 import { mergePatch, isPlainObject } from './merge-patch.js';
 import type { Scenario } from './model.js';
 import {
@@ -22,7 +26,7 @@ const MAX_ALIAS_COUNT = 100;
 
 export interface LoadedScenario {
   scenario: Scenario;
-  /** The scenario as it stands after each timeline event with a `set`, by event index. */
+  /** The scenario as it stands after each timeline event with a `set`, `apply` or `delete`, by event index. */
   states: Map<number, Scenario>;
   warnings: Problem[];
 }
@@ -85,8 +89,9 @@ export function parseScenario(text: string, file: string): LoadedScenario {
   }
 
   const locator = new YamlLocator(doc, lines);
-  const base = validate(file, document, locator, (p) => formatPath(p), problems);
-  const states = validatePatches(file, document, doc, lines, locator, problems);
+  const resources = gatherResources(file, document, locator, problems);
+  const base = validate(file, document, locator, (p) => formatPath(p), problems, undefined, { resources: resources.base, applies: resources.applies });
+  const states = validatePatches(file, document, doc, lines, locator, problems, resources);
   if (problems.hasErrors() || !base) throw new ScenarioError(problems.all());
   return { scenario: base, states, warnings: problems.all() };
 }
@@ -99,13 +104,35 @@ function yamlMessage(message: string): string {
   return `not valid YAML: ${first}`;
 }
 
-/** Problems gathered once each, in file order. */
+interface GatheredResources {
+  /** `istio:` and `include:`, in that order. */
+  base: IstioResource[];
+  /** Each timeline event's `apply:`, by event index. */
+  applies: Map<number, IstioResource[]>;
+}
+
+/** Every Istio resource the file brings, parsed once, each reporting at its own place. */
+function gatherResources(file: string, document: Record<string, unknown>, locator: Locator, problems: Problems): GatheredResources {
+  const report = makeReporter(file, locator, formatPath, (p) => problems.add(p));
+  const base = [
+    ...inlineResources(document.istio, ['istio'], report),
+    ...includedResources(document.include, file, report, (p) => problems.add(p)),
+  ];
+  const applies = new Map<number, IstioResource[]>();
+  const timeline = Array.isArray(document.timeline) ? document.timeline : [];
+  timeline.forEach((event, k) => {
+    if (isPlainObject(event) && event.apply !== undefined) applies.set(k, inlineResources(event.apply, ['timeline', k, 'apply'], report));
+  });
+  return { base, applies };
+}
+
+/** Problems gathered once each, in file order (an included file's after the scenario's). */
 class Problems {
   private readonly list: Problem[] = [];
   private readonly seen = new Set<string>();
   constructor(readonly file: string) {}
   add(problem: Problem): void {
-    const key = `${problem.line}:${problem.col}:${problem.path}:${problem.message}`;
+    const key = `${problem.file}:${problem.line}:${problem.col}:${problem.path}:${problem.message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
     this.list.push(problem);
@@ -114,7 +141,8 @@ class Problems {
     return this.list.some((p) => p.severity === 'error');
   }
   all(): Problem[] {
-    return [...this.list].sort((a, b) => a.line - b.line || a.col - b.col);
+    const own = (p: Problem) => (p.file === this.file ? 0 : 1);
+    return [...this.list].sort((a, b) => own(a) - own(b) || a.file.localeCompare(b.file) || a.line - b.line || a.col - b.col);
   }
 }
 
@@ -143,6 +171,7 @@ function validate(
   display: Display,
   problems: Problems,
   sink: Sink = (p) => problems.add(p),
+  resources?: StateResources,
 ): Scenario | undefined {
   let errors = 0;
   const counting: Sink = (p, path) => {
@@ -151,8 +180,10 @@ function validate(
   };
   const report = makeReporter(file, locator, display, counting);
   const parsed = parseSections(document, report);
-  const built = buildScenario(file, parsed, document, report);
-  if (errors > 0 || built.name === undefined) return undefined;
+  const before = problems.hasErrors();
+  const built = buildScenario(file, parsed, document, report, resources);
+  // Resources report into `problems` directly, at their own files and lines.
+  if (errors > 0 || built.name === undefined || (!before && problems.hasErrors())) return undefined;
   return { ...built, name: built.name };
 }
 
@@ -208,83 +239,13 @@ function parseSections(document: Record<string, unknown>, report: Reporter): Par
   };
 }
 
-/**
- * Parses one unit, reporting its issues. When the only issues are unknown keys, the
- * unit is still returned (parsed without them) so its references get checked too.
- */
-function parseWith(schema: z.ZodType, value: unknown, path: Path, report: Reporter, atKey = false): unknown {
-  const result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  for (const issue of result.error.issues) reportIssue(issue, path, report, atKey);
-  if (result.error.issues.every(isUnknownKeyIssue)) {
-    const lenient = ignoringUnknownKeys(() => schema.safeParse(value));
-    if (lenient.success) return lenient.data;
-  }
-  return undefined;
-}
-
-type Issue = z.core.$ZodIssue;
-
-function reportIssue(issue: Issue, base: Path, report: Reporter, atKey = false): void {
-  const path = [...base, ...(issue.path as Array<string | number>)];
-  switch (issue.code) {
-    case 'invalid_union': {
-      // The branch whose first error is deeper than the union itself is the form meant.
-      const branches = issue.errors.filter((b) => b.length > 0);
-      const meant = branches.find((b) => b.every((i) => i.path.length > 0 || i.code === 'custom')) ?? branches[0];
-      if (meant) for (const inner of meant) reportIssue(inner, path, report);
-      else report.error(path, issue.message);
-      return;
-    }
-    case 'invalid_type': {
-      if (issue.input === undefined) {
-        const field = path[path.length - 1];
-        report.error(path, `\`${String(field)}\` is required`);
-      } else {
-        report.error(path, `expected ${typeWord(issue.expected)}, got ${describeValue(issue.input)}`);
-      }
-      return;
-    }
-    case 'invalid_value': {
-      const values = issue.values.map(String);
-      const got = issue.input === undefined ? '' : `, not ${describeValue(issue.input)}`;
-      const hint = typeof issue.input === 'string' ? didYouMean(issue.input, values) : '';
-      report.error(path, `must be one of ${values.join(', ')}${got}${hint}`);
-      return;
-    }
-    case 'custom': {
-      const keyIssue = (issue.params as { at?: string } | undefined)?.at === 'key';
-      report.error(path, issue.message, atKey || keyIssue);
-      return;
-    }
-    default:
-      report.error(path, issue.message, atKey);
-  }
-}
-
-function typeWord(expected: string): string {
-  switch (expected) {
-    case 'object':
-    case 'record': return 'a mapping';
-    case 'array': return 'a list';
-    case 'string': return 'text';
-    case 'number': return 'a number';
-    case 'boolean': return 'true or false';
-    default: return expected;
-  }
-}
-
-function describeValue(value: unknown): string {
-  if (value === null) return 'nothing (null)';
-  if (Array.isArray(value)) return 'a list';
-  if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return `text \`${value}\``;
-  return `${typeof value} ${String(value)}`;
-}
-
 // ---- timeline patches ----------------------------------------------------------
 
 const PATCHABLE: readonly string[] = ['services', 'mesh', 'traffic'];
+const NOT_PATCHABLE_HINT: Record<string, string> = {
+  istio: 'change Istio resources with `apply` and `delete`, as kubectl does',
+  include: 'change Istio resources with `apply` and `delete`, as kubectl does',
+};
 
 /** Does the merge patch write `path`, or replace something that holds it? */
 function patchTouches(patch: unknown, path: Path): boolean {
@@ -318,19 +279,42 @@ function validatePatches(
   lines: LineCounter,
   baseLocator: YamlLocator,
   problems: Problems,
+  gathered: GatheredResources,
 ): Map<number, Scenario> {
   const states = new Map<number, Scenario>();
   const timeline = Array.isArray(base.timeline) ? base.timeline : [];
   let current: Record<string, unknown> = withoutTimeline(base);
   let locator: Locator = baseLocator;
+  let resources: IstioResource[] = gathered.base;
+  const baseReport = makeReporter(file, baseLocator, formatPath, (p) => problems.add(p));
   // A problem is news to a patch only if no earlier state had it at the same place.
   const knownProblems = new Set<string>();
   const problemKey = (p: Problem, path: Path) => `${formatPath(path)}|${p.message}`;
-  validate(file, current, locator, formatPath, problems, (p, path) => knownProblems.add(problemKey(p, path)));
+  validate(file, current, locator, formatPath, problems, (p, path) => knownProblems.add(problemKey(p, path)), { resources, applies: gathered.applies });
   const shapeBefore = () => instanceShape(current);
 
   timeline.forEach((event, k) => {
-    if (!isPlainObject(event) || !isPlainObject(event.set)) return;
+    if (!isPlainObject(event)) return;
+    const changesResources = event.apply !== undefined || Array.isArray(event.delete);
+    if (changesResources) {
+      resources = applyResources(resources, gathered.applies.get(k) ?? []);
+      if (Array.isArray(event.delete)) {
+        const targets = event.delete.flatMap((d) => (isPlainObject(d) && typeof d.kind === 'string' && typeof d.name === 'string'
+          ? [{ kind: d.kind, name: d.name, namespace: 'default' }] : []));
+        resources = deleteResources(resources, targets, baseReport, ['timeline', k, 'delete']);
+      }
+    }
+    if (!isPlainObject(event.set)) {
+      if (!changesResources) return;
+      const state = validate(file, current, locator, formatPath, problems, (p, path) => {
+        const key = problemKey(p, path);
+        if (knownProblems.has(key)) return;
+        knownProblems.add(key);
+        problems.add(p);
+      }, { resources, applies: gathered.applies });
+      if (state) states.set(k, state);
+      return;
+    }
     const patchPath: Path = ['timeline', k, 'set'];
     const inPatch = new YamlLocator(doc, lines).within(patchPath);
     const patch: Record<string, unknown> = {};
@@ -339,7 +323,7 @@ function validatePatches(
       else {
         const pos = inPatch.locate([key], true);
         problems.add({ file, line: pos.line, col: pos.col, path: formatPath([...patchPath, key]), severity: 'error',
-          message: `a timeline \`set\` can change ${PATCHABLE.join(', ')}; not \`${key}\`${didYouMean(key, PATCHABLE)}` });
+          message: `a timeline \`set\` can change ${PATCHABLE.join(', ')}; not \`${key}\`${NOT_PATCHABLE_HINT[key] ? `: ${NOT_PATCHABLE_HINT[key]}` : didYouMean(key, PATCHABLE)}` });
       }
     }
     const before = shapeBefore();
@@ -355,7 +339,7 @@ function validatePatches(
         const pos = inPatch.locate([]);
         problems.add({ ...p, line: pos.line, col: pos.col, path: formatPath(patchPath), message: `once this applies, ${p.path}: ${p.message}` });
       }
-    });
+    }, { resources, applies: gathered.applies });
     const after = instanceShape(next);
     for (const change of shapeChanges(before, after)) {
       const pos = inPatch.locate(['services', change.service], true);

@@ -1,8 +1,12 @@
 // The scenario as mesh-sim computes with it: every field of the contract parsed,
 // defaulted and cross-checked. Durations are milliseconds, sizes bytes, percentages
 // 0..100. `where` fields hold `FILE:LINE` of the rule, so a failure can name its cause.
+// Mesh policy is Istio's resources (the `mesh:` shorthand compiled to them), and the
+// configuration they compile to.
 
 import type { CheckExpr } from './check-expr.js';
+import type { MeshConfig } from '../policy/config.js';
+import type { IstioResource } from '../istio/resources.js';
 
 export type LatencySpec =
   | { kind: 'constant'; ms: number }
@@ -16,6 +20,12 @@ export interface Call {
   optional: boolean;
   /** 1..100: the share of requests that make this call. */
   probability: number;
+  /** The app's own client timeout for this call; undefined: none of its own. */
+  timeoutMs: number | undefined;
+  /** The app's own retries after a failed call (on top of the mesh's). */
+  retries: number;
+  /** On failure the app answers this status (a degraded page) instead of 502. */
+  fallback: number | undefined;
 }
 
 export type CallStep = { kind: 'call'; call: Call } | { kind: 'parallel'; calls: Call[] };
@@ -44,122 +54,21 @@ export interface ServiceSpec {
   where: string;
 }
 
-export type StringMatchKind = 'exact' | 'prefix' | 'regex';
-export interface StringMatch {
-  kind: StringMatchKind;
-  value: string;
-}
-export interface HeaderMatch extends StringMatch {
-  name: string;
-}
-export interface RouteMatch {
-  headers: HeaderMatch[];
-  path: StringMatch | undefined;
-}
-export interface WeightedVersion {
-  version: string;
-  weight: number;
-}
-export interface Route {
-  /** Any one of these matching selects the route; none means every request. */
-  matches: RouteMatch[];
-  destinations: WeightedVersion[];
-  where: string;
-}
-
-export const RETRY_CONDITIONS = [
-  '5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx',
-  'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes',
-] as const;
-export type RetryCondition = (typeof RETRY_CONDITIONS)[number];
-
-/** Istio's default: 2 retries on these, so an HTTP 503 from the app is not retried. */
-export const DEFAULT_RETRY_ON: readonly RetryCondition[] = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled'];
-
-export interface RetryPolicy {
-  /** Retries after the first try (Istio's `attempts`): 2 means up to 3 tries. */
-  attempts: number;
-  perTryTimeoutMs: number | undefined;
-  retryOn: RetryCondition[];
-  /** Status codes named in retryOn (Istio's retriable-status-codes). */
-  statusCodes: number[];
-  where: string | undefined;
-}
-
-export interface DelayFault {
-  percentage: number;
-  fixedDelayMs: number;
-  where: string;
-}
-export interface AbortFault {
-  percentage: number;
-  httpStatus: number;
-  where: string;
-}
-export interface MirrorPolicy {
-  version: string;
-  percentage: number;
-  where: string;
-}
-export interface ConnectionPool {
-  maxConnections: number;
-  http1MaxPendingRequests: number;
-  where: string | undefined;
-}
-export interface OutlierDetection {
-  consecutive5xxErrors: number;
-  intervalMs: number;
-  baseEjectionTimeMs: number;
-  maxEjectionPercent: number;
-  where: string;
-}
-
-export interface MeshPolicy {
-  routes: Route[];
-  timeoutMs: number | undefined;
-  timeoutWhere: string | undefined;
-  retries: RetryPolicy;
-  delay: DelayFault | undefined;
-  abort: AbortFault | undefined;
-  mirror: MirrorPolicy | undefined;
-  connectionPool: ConnectionPool;
-  outlierDetection: OutlierDetection | undefined;
-}
-
-/** Istio leaves both limits at 2^32-1: no circuit breaking until you ask for it. */
-export const UNLIMITED = 4_294_967_295;
-
-export const DEFAULT_OUTLIER_DETECTION = {
-  consecutive5xxErrors: 5,
-  intervalMs: 10_000,
-  baseEjectionTimeMs: 30_000,
-  maxEjectionPercent: 10,
-} as const;
-
-export function defaultMeshPolicy(): MeshPolicy {
-  return {
-    routes: [],
-    timeoutMs: undefined,
-    timeoutWhere: undefined,
-    retries: { attempts: 2, perTryTimeoutMs: undefined, retryOn: [...DEFAULT_RETRY_ON], statusCodes: [], where: undefined },
-    delay: undefined,
-    abort: undefined,
-    mirror: undefined,
-    connectionPool: { maxConnections: UNLIMITED, http1MaxPendingRequests: UNLIMITED, where: undefined },
-    outlierDetection: undefined,
-  };
-}
-
 export type Arrival = 'poisson' | 'uniform';
 
 export interface TrafficFlow {
-  /** Stable identity of the flow: its name, or its position when unnamed. */
+  /** Stable identity of the flow: its name, or `flow-N` (N from 1 in file order). */
   id: string;
   name: string | undefined;
   to: string;
   path: string;
   method: string;
-  rps: number;
+  /** Open loop: arrivals per second; with `concurrency`, a cap. Undefined: as fast as answers come. */
+  rps: number | undefined;
+  /** Closed loop: requests kept in flight (fortio's -c). */
+  concurrency: number | undefined;
+  /** Requests to send in all (fortio's -n); undefined: until the run ends. */
+  requests: number | undefined;
   arrival: Arrival;
   headers: Record<string, string>;
   where: string;
@@ -171,12 +80,23 @@ export interface InstanceTarget {
   replica: number | undefined;
 }
 
+/** What `kubectl delete` names. */
+export interface ResourceRef {
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
 export interface TimelineEvent {
   index: number;
   atMs: number;
   say: string | undefined;
   /** A JSON merge patch (RFC 7386) on the scenario's document. */
   set: Record<string, unknown> | undefined;
+  /** Istio resources created or replaced (by kind, namespace and name), as kubectl apply. */
+  apply: IstioResource[] | undefined;
+  /** Istio resources removed, as kubectl delete. */
+  delete: ResourceRef[] | undefined;
   kill: InstanceTarget | undefined;
   restart: InstanceTarget | undefined;
   check: LocatedCheck | undefined;
@@ -195,17 +115,15 @@ export interface Scenario {
   seed: number | undefined;
   durationMs: number | undefined;
   services: ServiceSpec[];
-  /** Policies the file sets, by destination service; see policyFor for the defaults. */
-  mesh: Record<string, MeshPolicy>;
+  /** The Istio resources in force: the `mesh:` shorthand's, then `istio:`'s and `include:`'s, as applied. */
+  istio: IstioResource[];
+  /** What they compile to: what the sidecars are sent. */
+  config: MeshConfig;
   traffic: TrafficFlow[];
   timeline: TimelineEvent[];
   checks: LocatedCheck[];
   /** The document as plain data: what timeline `set` patches apply to. */
   document: Record<string, unknown>;
-}
-
-export function policyFor(scenario: Pick<Scenario, 'mesh'>, service: string): MeshPolicy {
-  return scenario.mesh[service] ?? defaultMeshPolicy();
 }
 
 export function findService(scenario: Pick<Scenario, 'services'>, name: string): ServiceSpec | undefined {

@@ -4,7 +4,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SidecarContext } from './context.js';
-import type { ClusterSet } from './outbound.js';
+import type { ClusterSet } from './clusters.js';
 
 export function handleAdmin(ctx: SidecarContext, clusters: ClusterSet, ready: () => boolean, req: IncomingMessage, res: ServerResponse): void {
   const path = (req.url ?? '/').split('?')[0];

@@ -13,6 +13,8 @@ export interface SidecarBoot {
   namespace: string;
   /** Istio's workload name (the Deployment): `reviews-v2`. */
   workload: string;
+  /** The service's port in the mesh (what callers write in the authority). */
+  servicePort: number;
   mode: SidecarMode;
   listen: {
     host: string;

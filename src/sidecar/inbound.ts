@@ -5,7 +5,8 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { HEADER, serviceFqdn } from '../control/protocol.js';
-import type { ResponseFlag } from '../policy/flags.js';
+import { formatFlags, type ResponseFlag } from '../policy/flags.js';
+import { rescue } from './local-reply.js';
 import { ATTR, type Span } from '../telemetry/span.js';
 import { extractContext, formatTraceparent, newRequestId, newSpanId, newTraceId } from '../telemetry/trace-context.js';
 import { decodePeer } from './identity.js';
@@ -16,7 +17,6 @@ import { nowMs } from './telemetry.js';
 const BYTES_SENT = Symbol('bytesSent');
 type CountedResponse = ServerResponse & { [BYTES_SENT]?: number };
 
-const APP_CONNECT_FAILURE = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
 
 export class Inbound {
   private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
@@ -27,7 +27,8 @@ export class Inbound {
   constructor(private readonly ctx: SidecarContext) {
     const app = ctx.boot.app!;
     this.target = { protocol: 'http:', host: app.host, port: app.port };
-    this.cluster = `inbound|${app.port}||`;
+    // Istio names the inbound cluster by the service's port, not the port the app happens to listen on.
+    this.cluster = `inbound|${ctx.boot.servicePort}||`;
     this.proxy.on('proxyRes', (proxyRes, _req, res) => {
       // Most apps say how long their answer is; only the others' bodies are counted as they pass.
       const counted = res as CountedResponse;
@@ -90,7 +91,7 @@ export class Inbound {
           [ATTR.path]: path,
           [ATTR.status]: status,
           [ATTR.authority]: authority,
-          [ATTR.responseFlags]: flags.length === 0 ? '-' : flags.join(','),
+          [ATTR.responseFlags]: formatFlags(flags),
           [ATTR.requestId]: requestId,
           [ATTR.attempt]: attempt,
           [ATTR.peerWorkload]: source.workload,
@@ -140,10 +141,11 @@ export class Inbound {
         res.destroy();
         return;
       }
-      flags = [...flags, 'UF'];
-      details = 'upstream_reset_before_response_started{connection_failure}';
-      const body = `${APP_CONNECT_FAILURE}\n`;
-      res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
+      const reply = rescue({ kind: 'connect-failure' });
+      flags = [...flags, reply.flag!];
+      details = reply.details;
+      const body = `${reply.body}\n`;
+      res.writeHead(reply.status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) }).end(body);
     });
   }
 

@@ -13,7 +13,8 @@ import type { Cluster } from './cluster.js';
 import type { SidecarContext } from './context.js';
 import { selfPeer } from './identity.js';
 import { Inbound } from './inbound.js';
-import { ClusterSet, Outbound } from './outbound.js';
+import { Outbound } from './outbound.js';
+import { ClusterSet } from './clusters.js';
 import { handleAdmin } from './admin.js';
 import { IstioMetrics, LineWriter, SpanExporter, nowMs } from './telemetry.js';
 
@@ -108,8 +109,15 @@ export class Sidecar {
     this.subscription = subscribe<SidecarSnapshot>(
       `${this.boot.controlUrl}/v1/sidecar/${this.boot.instance}`,
       (snapshot) => {
+        const flush = this.snapshot !== undefined && snapshot.flush !== this.snapshot.flush;
         this.snapshot = snapshot;
         this.clusters.refresh();
+        // Asked to flush: the acknowledgement (the next poll) waits until the collector has it all.
+        if (flush) {
+          this.ctx.log.flush();
+          return this.ctx.spans.flush();
+        }
+        return undefined;
       },
       (message) => onWaitForApp(message),
     );
@@ -124,7 +132,7 @@ export class Sidecar {
     metrics.ejectionsActive.set(labels, cluster.ejected);
     const entry: OutlierEventEntry = {
       timestamp: new Date().toISOString(),
-      type: 'CONSECUTIVE_5XX',
+      type: event.type === 'eject' ? event.reason : event.type === 'not-ejected' ? event.ejection : 'CONSECUTIVE_5XX',
       action: event.type === 'eject' ? 'EJECT' : event.type === 'uneject' ? 'UNEJECT' : 'NOT_EJECTED',
       cluster_name: cluster.name,
       upstream_url: event.host,

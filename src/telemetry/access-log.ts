@@ -32,7 +32,7 @@ export interface AccessLogEntry {
 
 export interface OutlierEventEntry {
   timestamp: string;
-  type: 'CONSECUTIVE_5XX';
+  type: 'CONSECUTIVE_5XX' | 'CONSECUTIVE_GATEWAY_FAILURE';
   action: 'EJECT' | 'UNEJECT' | 'NOT_EJECTED';
   cluster_name: string;
   upstream_url: string;

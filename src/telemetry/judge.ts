@@ -2,7 +2,13 @@
 // since the previous event, `checks:` over the whole run.
 
 import { compare, isLatencyFunction, type CheckExpr } from '../scenario/check-expr.js';
-import type { RequestStats, Window } from './stats.js';
+import type { FlowStats, RequestStats, ServiceFigures, Window } from './stats.js';
+
+/** What checks are judged on: the sidecars' counts per service, the generator's per flow. */
+export interface Measured {
+  stats: RequestStats;
+  flowStats: FlowStats;
+}
 
 export interface CheckResult {
   expr: string;
@@ -15,8 +21,10 @@ export interface CheckResult {
   note?: string;
 }
 
-export function measure(expr: CheckExpr, stats: RequestStats, window: Window | undefined, runSeconds: number): number {
-  const f = stats.service(expr.service, expr.version, window, runSeconds);
+export function measure(expr: CheckExpr, measured: Measured, window: Window | undefined, runSeconds: number): number {
+  const f: ServiceFigures = expr.flow
+    ? measured.flowStats.flow(expr.service, window, runSeconds)
+    : measured.stats.service(expr.service, expr.version, window, runSeconds);
   switch (expr.func) {
     case 'rps': return f.rps;
     case 'requests': return f.requests;
@@ -27,10 +35,10 @@ export function measure(expr: CheckExpr, stats: RequestStats, window: Window | u
   }
 }
 
-export function judge(expr: CheckExpr, stats: RequestStats, window: Window | undefined, runSeconds: number): CheckResult {
-  const value = measure(expr, stats, window, runSeconds);
+export function judge(expr: CheckExpr, measured: Measured, window: Window | undefined, runSeconds: number): CheckResult {
+  const value = measure(expr, measured, window, runSeconds);
   if (Number.isNaN(value)) {
-    const who = expr.version ? `${expr.service} ${expr.version}` : expr.service;
+    const who = expr.flow ? `flow ${expr.service}` : expr.version ? `${expr.service} ${expr.version}` : expr.service;
     return { expr: expr.text, ok: false, value: null, note: `${who} answered no requests${window ? ' in this window' : ''}: no latency to judge` };
   }
   const rounded = isLatencyFunction(expr.func) || expr.func === 'rps' ? Math.round(value * 10) / 10 : expr.func === 'error_rate' ? Math.round(value * 10000) / 10000 : value;

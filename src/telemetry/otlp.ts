@@ -160,7 +160,7 @@ export function decodeSpans(body: unknown): { spans: Span[]; rejected: number } 
  * process). Sidecars put their constants here, once per export rather than per span.
  */
 export const INHERITED_RESOURCE_ATTRIBUTES = [
-  'service.version', 'service.instance.id', 'service.namespace', 'istio.canonical_service', 'istio.canonical_revision',
+  'service.version', 'service.instance.id', 'service.namespace', 'istio.canonical_service', 'istio.canonical_revision', 'telemetry.sdk.name',
 ] as const;
 
 function resourceAttributes(resource: Record<string, AttributeValue>): Record<string, AttributeValue> {

@@ -50,6 +50,8 @@ export const ATTR = {
   mirror: 'mesh_sim.mirror',
   /** FILE:LINE of the scenario rule that shaped this span's outcome. */
   rule: 'mesh_sim.rule',
+  /** That rule by name: `VirtualService reviews http[0].fault.delay`. */
+  ruleName: 'mesh_sim.rule_name',
   /** The request's identity, from which its decisions were drawn. */
   requestKey: 'mesh_sim.request',
 } as const;
@@ -66,8 +68,9 @@ export function attrNumber(span: Span, key: string): number | undefined {
   return undefined;
 }
 
+/** The HTTP status, under OpenTelemetry's current name or its older `http.status_code`. */
 export function statusOf(span: Span): number | undefined {
-  return attrNumber(span, ATTR.status);
+  return attrNumber(span, ATTR.status) ?? attrNumber(span, 'http.status_code');
 }
 
 export function durationMs(span: Span): number {

@@ -1,10 +1,12 @@
-// Request statistics from spans, the way Istio's dashboards count: per service and
-// version at the callee's inbound sidecar (reporter=destination), per edge at the
-// caller's outbound sidecar (reporter=source). Kept per second for windows (timeline
-// checks, the live UI) and as totals for the whole run, so memory stays bounded.
+// Request statistics, the way Istio's dashboards count: per service and version at the
+// callee's inbound sidecar (reporter=destination), per edge at the caller's outbound
+// sidecar (reporter=source), and per traffic flow as its client saw it. Each is kept per
+// second (the live UI's rates and sparklines), per segment of the timeline (exact check
+// windows: see windows.ts), and as totals for the whole run, so memory stays bounded.
 
 import { Sketch } from './sketch.js';
 import { ATTR, attrString, durationMs, isErrorStatus, statusOf, type Span } from './span.js';
+import { NO_SEGMENT } from './windows.js';
 
 interface Slot {
   requests: number;
@@ -14,33 +16,53 @@ interface Slot {
 
 const newSlot = (): Slot => ({ requests: 0, errors: 0, latency: new Sketch() });
 
-class Series {
+function merge(into: Slot, slot: Slot): void {
+  into.requests += slot.requests;
+  into.errors += slot.errors;
+  into.latency.merge(slot.latency);
+}
+
+export class Series {
   readonly slots = new Map<number, Slot>();
+  readonly segments = new Map<number, Slot>();
   readonly total = newSlot();
 
-  add(second: number, error: boolean, latencyMs: number | undefined): void {
+  add(second: number, segment: number, error: boolean, latencyMs: number | undefined): void {
     let slot = this.slots.get(second);
     if (!slot) {
       slot = newSlot();
       this.slots.set(second, slot);
     }
-    for (const s of [slot, this.total]) {
+    let bySegment: Slot | undefined;
+    if (segment !== NO_SEGMENT) {
+      bySegment = this.segments.get(segment);
+      if (!bySegment) {
+        bySegment = newSlot();
+        this.segments.set(segment, bySegment);
+      }
+    }
+    for (const s of [slot, this.total, bySegment]) {
+      if (!s) continue;
       s.requests++;
       if (error) s.errors++;
       if (latencyMs !== undefined) s.latency.add(latencyMs);
     }
   }
 
+  /** The whole seconds whose middle falls in [fromMs, toMs): for the live UI's recent rates. */
   window(fromMs: number, toMs: number): Slot {
     const out = newSlot();
-    // The slots whose middle falls in the window: as many seconds as the window is long.
     const first = Math.round(fromMs / 1000);
     const last = Math.round(toMs / 1000);
-    for (const [second, slot] of this.slots) {
-      if (second < first || second >= last) continue;
-      out.requests += slot.requests;
-      out.errors += slot.errors;
-      out.latency.merge(slot.latency);
+    for (const [second, slot] of this.slots) if (second >= first && second < last) merge(out, slot);
+    return out;
+  }
+
+  bySegments(segments: readonly number[]): Slot {
+    const out = newSlot();
+    for (const s of segments) {
+      const slot = this.segments.get(s);
+      if (slot) merge(out, slot);
     }
     return out;
   }
@@ -50,9 +72,17 @@ class Series {
   }
 }
 
-export interface Window {
-  fromMs: number;
-  toMs: number;
+/** A stretch of wall-clock time (the live UI), or the segments of a check's window. */
+export type Window = { fromMs: number; toMs: number } | { segments: readonly number[]; seconds: number };
+
+function select(series: Series, window: Window | undefined): Slot {
+  if (!window) return series.total;
+  return 'segments' in window ? series.bySegments(window.segments) : series.window(window.fromMs, window.toMs);
+}
+
+function windowSeconds(window: Window | undefined, runSeconds: number): number {
+  if (!window) return runSeconds;
+  return 'segments' in window ? window.seconds : (window.toMs - window.fromMs) / 1000;
 }
 
 export interface ServiceFigures {
@@ -85,19 +115,42 @@ function figures(slot: Slot, seconds: number): ServiceFigures {
   };
 }
 
+/** Keeps only `retentionSeconds` of per-second slots, by the collector's clock. */
+class Eviction {
+  private next = 0;
+  constructor(private readonly retentionSeconds: number) {}
+  due(nowMs: number): number | undefined {
+    const now = Math.floor(nowMs / 1000);
+    if (now < this.next) return undefined;
+    this.next = now + 60;
+    return now - this.retentionSeconds;
+  }
+}
+
+/** Spans the sidecars recorded: the source of truth for counts, as Istio's metrics are. */
+export function isSidecarSpan(span: Span): boolean {
+  const sdk = span.attributes['telemetry.sdk.name'];
+  return sdk === undefined || sdk === 'mesh-sim-sidecar';
+}
+
 export class RequestStats {
   private readonly services = new Map<string, Map<string, Series>>();
   private readonly edges = new Map<string, { source: string; destination: string; series: Series }>();
-  private nextEviction = 0;
+  private readonly eviction: Eviction;
 
-  /** `retentionSeconds` of per-second slots are kept for windows; totals are kept for ever. */
-  constructor(private readonly retentionSeconds = 900) {}
+  /** `retentionSeconds` of per-second slots are kept for live windows; segments and totals for ever. */
+  constructor(retentionSeconds = 900) {
+    this.eviction = new Eviction(retentionSeconds);
+  }
 
-  /** Counts a span; `nowMs` is the collector's clock, which alone decides what is old. */
-  add(span: Span, nowMs = Date.now()): void {
+  /**
+   * Counts a span in `segment` of the timeline; `nowMs` is the collector's clock, which
+   * alone decides what is old (one span with a wild timestamp must not sweep the windows).
+   */
+  add(span: Span, nowMs = Date.now(), segment = NO_SEGMENT): void {
     if (span.kind === 'server') {
       const version = attrString(span, ATTR.canonicalRevision) ?? attrString(span, 'service.version') ?? 'unknown';
-      this.seriesFor(span.service, version).add(Math.floor(span.endMs / 1000), isErrorStatus(statusOf(span)), durationMs(span));
+      this.seriesFor(span.service, version).add(Math.floor(span.endMs / 1000), segment, isErrorStatus(statusOf(span)), durationMs(span));
     } else if (span.kind === 'client' && span.attributes[ATTR.final] === true) {
       const destination = attrString(span, ATTR.peerService);
       if (destination === undefined) return;
@@ -107,17 +160,12 @@ export class RequestStats {
         edge = { source: span.service, destination, series: new Series() };
         this.edges.set(key, edge);
       }
-      edge.series.add(Math.floor(span.endMs / 1000), isErrorStatus(statusOf(span)), undefined);
+      edge.series.add(Math.floor(span.endMs / 1000), segment, isErrorStatus(statusOf(span)), undefined);
     } else {
       return;
     }
-    // Old slots go by the collector's clock, not by span times: one span with a wild
-    // timestamp (any SDK may send one) must not sweep every window away.
-    const now = Math.floor(nowMs / 1000);
-    if (now >= this.nextEviction) {
-      this.nextEviction = now + 60;
-      this.evict(now - this.retentionSeconds);
-    }
+    const before = this.eviction.due(nowMs);
+    if (before !== undefined) this.evict(before);
   }
 
   private seriesFor(service: string, version: string): Series {
@@ -149,17 +197,12 @@ export class RequestStats {
 
   /** A service (or one version), over a window or, without one, the whole run of `runSeconds`. */
   service(service: string, version: string | undefined, window: Window | undefined, runSeconds = 0): ServiceFigures {
-    const versions = this.services.get(service);
     const merged = newSlot();
-    for (const [name, series] of versions ?? []) {
+    for (const [name, series] of this.services.get(service) ?? []) {
       if (version !== undefined && name !== version) continue;
-      const slot = window ? series.window(window.fromMs, window.toMs) : series.total;
-      merged.requests += slot.requests;
-      merged.errors += slot.errors;
-      merged.latency.merge(slot.latency);
+      merge(merged, select(series, window));
     }
-    const seconds = window ? (window.toMs - window.fromMs) / 1000 : runSeconds;
-    return figures(merged, seconds);
+    return figures(merged, windowSeconds(window, runSeconds));
   }
 
   /** Requests in each of the last `seconds` whole seconds before `nowMs`, oldest first: one pass over the slots. */
@@ -177,8 +220,48 @@ export class RequestStats {
 
   edgeList(window?: Window): EdgeFigures[] {
     return [...this.edges.values()].map(({ source, destination, series }) => {
-      const slot = window ? series.window(window.fromMs, window.toMs) : series.total;
+      const slot = select(series, window);
       return { source, destination, requests: slot.requests, errors: slot.errors };
     });
+  }
+}
+
+export interface FlowFigures extends ServiceFigures {
+  statuses: Record<string, number>;
+  /** Answers a service gave degraded (its fallback for a failed call). */
+  degraded: number;
+}
+
+/** Each traffic flow as its client saw it: status, latency, segment of the timeline. */
+export class FlowStats {
+  private readonly flows = new Map<string, { series: Series; statuses: Record<string, number>; degraded: number }>();
+  private readonly eviction: Eviction;
+
+  constructor(retentionSeconds = 900) {
+    this.eviction = new Eviction(retentionSeconds);
+  }
+
+  /** One answer (status 0: the connection failed) at `nowMs`, for a request of `segment`. */
+  add(flow: string, nowMs: number, segment: number, status: number, latencyMs: number, degraded = false): void {
+    let entry = this.flows.get(flow);
+    if (!entry) {
+      entry = { series: new Series(), statuses: {}, degraded: 0 };
+      this.flows.set(flow, entry);
+    }
+    entry.series.add(Math.floor(nowMs / 1000), segment, isErrorStatus(status), latencyMs);
+    entry.statuses[status] = (entry.statuses[status] ?? 0) + 1;
+    if (degraded) entry.degraded++;
+    const before = this.eviction.due(nowMs);
+    if (before !== undefined) for (const f of this.flows.values()) f.series.evictBefore(before);
+  }
+
+  names(): string[] {
+    return [...this.flows.keys()];
+  }
+
+  flow(flow: string, window: Window | undefined, runSeconds = 0): FlowFigures {
+    const entry = this.flows.get(flow);
+    const slot = entry ? select(entry.series, window) : newSlot();
+    return { ...figures(slot, windowSeconds(window, runSeconds)), statuses: { ...(entry?.statuses ?? {}) }, degraded: entry?.degraded ?? 0 };
   }
 }

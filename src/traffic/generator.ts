@@ -1,11 +1,13 @@
-// The load that enters the mesh: an open loop per flow (arrivals never wait for
-// answers), arrival times drawn from the seed, sent to the ingress gateway with the
-// flow's Host, path and headers. Bounded: it stops when told, caps what may be in
-// flight, and counts every request, answered or not.
+// The load that enters the mesh, per flow: open loop (arrivals at the flow's rate, drawn
+// from the seed, never waiting for answers), closed loop (fortio's -c: `concurrency`
+// requests kept in flight, the next sent as one is answered), or both (a rate cap on a
+// closed loop), each up to `requests` if given. Sent to the ingress gateway with the
+// flow's Host, path and headers. Bounded: it stops when told, caps what may be in flight,
+// and reports every request it sent (answered, failed, or unanswered at the end).
 
 import { Pool } from 'undici';
 import type { TrafficFlow } from '../scenario/model.js';
-import { HEADER } from '../control/protocol.js';
+import { DEGRADED_HEADER, HEADER } from '../control/protocol.js';
 import { gapMs, requestKey } from './arrivals.js';
 import type { Address } from '../runtime/runtime.js';
 
@@ -21,21 +23,48 @@ export interface TrafficCounts {
   statuses: Record<string, number>;
 }
 
-interface FlowState {
+/** What became of one request, as its client saw it. */
+export interface RequestResult {
   flow: TrafficFlow;
   n: number;
+  /** performance.now() when it was sent. */
+  sentAt: number;
+  /** The status, or 0 when the connection failed. */
+  status: number;
+  latencyMs: number;
+  /** The answer was degraded: a service took its fallback for a failed call. */
+  degraded: boolean;
+}
+
+export interface TrafficListener {
+  sent?(flow: TrafficFlow, n: number): void;
+  answered?(result: RequestResult): void;
+}
+
+interface FlowState {
+  flow: TrafficFlow;
+  /** The next request number. */
+  n: number;
+  /** Open loop and rate cap: the next scheduled arrival (performance.now() time). */
   nextAt: number;
+  inFlight: Set<number>;
+  /** Rate-capped closed loop: arrivals waiting for a free place. */
+  waiting: number;
 }
 
 /** Most arrivals fired in one timer turn, so a stalled loop catches up without freezing. */
 const MAX_BURST = 2000;
+
+function isOpenLoop(flow: TrafficFlow): boolean {
+  return flow.rps !== undefined && flow.concurrency === undefined;
+}
 
 export class TrafficGenerator {
   private readonly flows = new Map<string, FlowState>();
   private readonly pool: Pool;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
-  /** No arrival scheduled at or after this (performance.now() time) is sent. */
+  /** No request scheduled at or after this (performance.now() time) is sent. */
   private endAt = Infinity;
   private inFlight = 0;
   private drained: (() => void) | undefined;
@@ -46,7 +75,7 @@ export class TrafficGenerator {
     private readonly seed: number,
     private readonly ports: Record<string, number>,
     private readonly maxInFlight = 4000,
-    private readonly onAnswer: (flow: TrafficFlow, status: number, ms: number) => void = () => {},
+    private readonly listener: TrafficListener = {},
   ) {
     this.pool = new Pool(`http://${target.host}:${target.port}`, {
       connections: 512,
@@ -64,7 +93,6 @@ export class TrafficGenerator {
    * change lands at its scenario time, not when the event loop got round to it.
    */
   setFlows(flows: TrafficFlow[], at = performance.now()): void {
-    const now = at;
     const keep = new Set(flows.map((f) => f.id));
     for (const id of [...this.flows.keys()]) if (!keep.has(id)) this.flows.delete(id);
     for (const flow of flows) {
@@ -72,15 +100,22 @@ export class TrafficGenerator {
       if (existing) {
         const rateChanged = existing.flow.rps !== flow.rps || existing.flow.arrival !== flow.arrival;
         existing.flow = flow;
-        if (rateChanged) existing.nextAt = now + gapMs(this.seed, flow.id, existing.n, flow.rps, flow.arrival);
+        if (rateChanged) existing.nextAt = at + this.gap(flow, existing.n);
       } else {
-        this.flows.set(flow.id, { flow, n: 0, nextAt: now + gapMs(this.seed, flow.id, 0, flow.rps, flow.arrival) });
+        this.flows.set(flow.id, { flow, n: 0, nextAt: at + this.gap(flow, 0), inFlight: new Set(), waiting: 0 });
       }
     }
-    if (this.running) this.schedule();
+    if (this.running) {
+      this.schedule();
+      for (const state of this.flows.values()) this.fillClosedLoop(state);
+    }
   }
 
-  /** Starts the flows now; with `durationMs`, no arrival scheduled after that is sent. */
+  private gap(flow: TrafficFlow, n: number): number {
+    return flow.rps === undefined ? Infinity : gapMs(this.seed, flow.id, n, flow.rps, flow.arrival);
+  }
+
+  /** Starts the flows now; with `durationMs`, nothing scheduled after that is sent. */
   start(flows: TrafficFlow[], durationMs = Infinity): void {
     const now = performance.now();
     this.endAt = now + durationMs;
@@ -88,10 +123,14 @@ export class TrafficGenerator {
     this.setFlows(flows, now);
   }
 
+  private done(state: FlowState): boolean {
+    return state.flow.requests !== undefined && state.n >= state.flow.requests;
+  }
+
   private schedule(): void {
     clearTimeout(this.timer);
     let next = Infinity;
-    for (const state of this.flows.values()) next = Math.min(next, state.nextAt);
+    for (const state of this.flows.values()) if (state.flow.rps !== undefined && !this.done(state)) next = Math.min(next, state.nextAt);
     if (next === Infinity || next >= this.endAt) return;
     this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
   }
@@ -101,25 +140,53 @@ export class TrafficGenerator {
     const now = performance.now();
     let fired = 0;
     for (const state of this.flows.values()) {
-      while (state.nextAt <= now && state.nextAt < this.endAt && fired < MAX_BURST) {
-        this.fire(state);
+      if (state.flow.rps === undefined) continue;
+      while (state.nextAt <= now && state.nextAt < this.endAt && fired < MAX_BURST && !this.done(state)) {
         fired++;
-        state.n++;
-        state.nextAt += gapMs(this.seed, state.flow.id, state.n, state.flow.rps, state.flow.arrival);
+        const scheduled = state.n + state.waiting;
+        state.nextAt += this.gap(state.flow, scheduled + 1);
+        if (isOpenLoop(state.flow)) this.fire(state);
+        else if (state.waiting < state.flow.concurrency! * 10) {
+          state.waiting++;
+          this.fillClosedLoop(state);
+        } else {
+          this.counts.skipped++;
+        }
       }
     }
     this.schedule();
   }
 
-  private fire(state: FlowState): void {
+  /** A closed loop keeps its places filled: at once, or (with a rate cap) as arrivals allow. */
+  private fillClosedLoop(state: FlowState): void {
     const { flow } = state;
+    if (!this.running || flow.concurrency === undefined || performance.now() >= this.endAt) return;
+    while (state.inFlight.size < flow.concurrency && !this.done(state)) {
+      if (flow.rps !== undefined) {
+        if (state.waiting === 0) return;
+        state.waiting--;
+      }
+      if (!this.fire(state)) return;
+    }
+  }
+
+  /** Sends request n of a flow; false when it could not be (too many in flight). */
+  private fire(state: FlowState): boolean {
+    const { flow } = state;
+    // A request not sent still takes its number, so every later one keeps its decisions.
+    const n = state.n++;
     if (this.inFlight >= this.maxInFlight) {
       this.counts.skipped++;
-      return;
+      return false;
     }
     this.inFlight++;
+    state.inFlight.add(n);
     this.counts.sent++;
-    const started = performance.now();
+    this.listener.sent?.(flow, n);
+    const sentAt = performance.now();
+    const settle = (status: number, degraded = false) => {
+      this.listener.answered?.({ flow, n, sentAt, status, latencyMs: performance.now() - sentAt, degraded });
+    };
     this.pool
       .request({
         path: flow.path,
@@ -127,23 +194,68 @@ export class TrafficGenerator {
         headers: {
           ...flow.headers,
           host: `${flow.to}:${this.ports[flow.to] ?? 8080}`,
-          [HEADER.requestKey]: requestKey(flow.id, state.n),
+          [HEADER.requestKey]: requestKey(flow.id, n),
           'user-agent': 'mesh-sim-traffic',
         },
       })
-      .then(async ({ statusCode, body }) => {
+      .then(async ({ statusCode, headers, body }) => {
         await body.dump();
         this.counts.answered++;
         this.counts.statuses[statusCode] = (this.counts.statuses[statusCode] ?? 0) + 1;
-        this.onAnswer(flow, statusCode, performance.now() - started);
+        settle(statusCode, headers[DEGRADED_HEADER] !== undefined);
       })
       .catch(() => {
-        if (this.running || this.drained) this.counts.failed++;
+        if (this.running || this.drained) {
+          this.counts.failed++;
+          settle(0);
+        }
       })
       .finally(() => {
         this.inFlight--;
+        state.inFlight.delete(n);
         if (this.inFlight === 0) this.drained?.();
+        this.fillClosedLoop(state);
       });
+    return true;
+  }
+
+  /**
+   * The first request number of each flow that belongs after `at` (performance.now()
+   * time): for an open loop, by its scheduled arrival, so the same seed puts the same
+   * requests on each side; for a closed loop, by what has been sent.
+   */
+  boundary(at = performance.now()): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, state] of this.flows) {
+      if (!isOpenLoop(state.flow)) {
+        out.set(id, state.n);
+        continue;
+      }
+      let n = state.n;
+      let t = state.nextAt;
+      while (t < at && n - state.n < 1_000_000) t += this.gap(state.flow, ++n);
+      out.set(id, n);
+    }
+    return out;
+  }
+
+  /** Whether every request of each flow numbered below `limits` has been answered (or failed). */
+  settledBelow(limits: ReadonlyMap<string, number>): boolean {
+    for (const [id, limit] of limits) {
+      const state = this.flows.get(id);
+      if (!state) continue;
+      for (const n of state.inFlight) if (n < limit) return false;
+    }
+    return true;
+  }
+
+  isInFlight(flow: string, n: number): boolean {
+    return this.flows.get(flow)?.inFlight.has(n) ?? false;
+  }
+
+  /** Requests still in flight, as `flow.n` keys. */
+  inFlightKeys(): string[] {
+    return [...this.flows.values()].flatMap((s) => [...s.inFlight].map((n) => requestKey(s.flow.id, n)));
   }
 
   /** No more arrivals. */
@@ -170,5 +282,10 @@ export class TrafficGenerator {
 
   get pending(): number {
     return this.inFlight;
+  }
+
+  /** Every flow has sent all its `requests` and has nothing in flight. */
+  get finished(): boolean {
+    return [...this.flows.values()].every((s) => this.done(s) && s.inFlight.size === 0);
   }
 }

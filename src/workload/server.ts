@@ -1,11 +1,13 @@
 // The sample service: per request it waits its own latency, fails by its errorRate,
 // or makes its calls (in order, parallel groups at once) through its sidecar's
-// outbound listener, copying the request's headers (trace context among them) onto
-// each call, and answers with a body of responseSize.
+// outbound listener, copying the request's headers (trace context, and ones such as
+// Bookinfo's end-user) onto each call, and answers with a body of responseSize. Like a
+// real app it may time out and retry a call on its own, and degrade instead of failing
+// (a `fallback` status: Bookinfo's page without reviews), apart from the mesh.
 
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { WorkloadSnapshot } from '../control/protocol.js';
-import { HEADER } from '../control/protocol.js';
+import { DEGRADED_HEADER, HEADER } from '../control/protocol.js';
 import { attemptKey, planRequest, type PlannedCall, type PlannedStep } from './plan.js';
 import type { WorkloadBoot } from './boot.js';
 
@@ -15,8 +17,11 @@ const HOP_HEADERS = new Set([
   'content-length', 'content-type', 'expect', HEADER.attempt, HEADER.requestKey, HEADER.peer, HEADER.upstreamServiceTime,
 ]);
 
-/** A call's own safety net: the mesh's timeouts are the ones that teach, this only stops leaks. */
+/** A call's own safety net when the app sets no timeout: this only stops leaks. */
 const CALL_SAFETY_TIMEOUT_MS = 120_000;
+
+/** What became of one call, after the app's own retries. */
+type CallResult = { ok: true } | { ok: false; why: string };
 
 const bodies = new Map<string, Buffer>();
 
@@ -80,35 +85,55 @@ export class Workload {
       this.answer(res, behaviour.errorStatus, `{"error":"${this.boot.service} ${this.boot.version} failed this request by itself (errorRate ${behaviour.errorRate})"}`);
       return;
     }
-    const failure = await this.runSteps(plan.steps, req.headers, res);
-    if (failure) this.answer(res, 502, `{"error":"${failure}"}`);
+    const outcome = await this.runSteps(plan.steps, req.headers, res);
+    if (outcome.failure) this.answer(res, 502, `{"error":"${outcome.failure}"}`);
+    else if (outcome.degraded) this.answer(res, outcome.degraded.status, undefined, { [DEGRADED_HEADER]: outcome.degraded.service });
     else this.answer(res, 200, undefined);
   }
 
-  private answer(res: ServerResponse, status: number, text: string | undefined): void {
+  private answer(res: ServerResponse, status: number, text: string | undefined, extra: Record<string, string> = {}): void {
     if (res.destroyed) return;
     const payload = text !== undefined
       ? Buffer.from(text + '\n')
       : body(`{"service":"${this.boot.service}","version":"${this.boot.version}","instance":"${this.boot.instance}"}`, this.snapshot.behaviour.responseSize);
-    res.writeHead(status, { 'content-type': 'application/json', 'content-length': payload.length });
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': payload.length, ...extra });
     res.end(payload);
   }
 
-  /** Runs the calls; returns why the request failed, or undefined. */
-  private async runSteps(steps: PlannedStep[], headers: IncomingHttpHeaders, res: ServerResponse): Promise<string | undefined> {
+  /**
+   * Runs the calls. A failed call fails the request (502), unless it is optional
+   * (ignored) or has a fallback: then the rest still runs, and the answer is degraded.
+   */
+  private async runSteps(steps: PlannedStep[], headers: IncomingHttpHeaders, res: ServerResponse): Promise<{ failure?: string; degraded?: { status: number; service: string } }> {
+    let degraded: { status: number; service: string } | undefined;
     for (const step of steps) {
-      if (res.destroyed) return 'the caller went away';
+      if (res.destroyed) return { failure: 'the caller went away' };
       const calls = step.kind === 'call' ? [step.call] : step.calls;
-      const results = await Promise.all(calls.map((c) => this.call(c, headers)));
-      const failed = results.find((r, i) => r !== undefined && !calls[i]!.call.optional);
-      if (failed) return failed;
+      const results = await Promise.all(calls.map((c) => this.callWithRetries(c, headers)));
+      for (let i = 0; i < calls.length; i++) {
+        const result = results[i]!;
+        const { call } = calls[i]!;
+        if (result.ok || call.optional) continue;
+        if (call.fallback === undefined) return { failure: result.why };
+        degraded ??= { status: call.fallback, service: call.service };
+      }
     }
-    return undefined;
+    return degraded ? { degraded } : {};
   }
 
-  /** One call through the sidecar; returns why it failed, or undefined. */
-  private call(planned: PlannedCall, incoming: IncomingHttpHeaders): Promise<string | undefined> {
-    const { call, key } = planned;
+  /** A call with the app's own retries: each try is a new request to the mesh, decided afresh. */
+  private async callWithRetries(planned: PlannedCall, incoming: IncomingHttpHeaders): Promise<CallResult> {
+    let result: CallResult = { ok: false, why: 'not tried' };
+    for (let attempt = 1; attempt <= 1 + planned.call.retries; attempt++) {
+      result = await this.call(planned, attempt === 1 ? planned.key : `${planned.key}^${attempt}`, incoming);
+      if (result.ok) break;
+    }
+    return result;
+  }
+
+  /** One call through the sidecar, with the app's own timeout. */
+  private call(planned: PlannedCall, key: string, incoming: IncomingHttpHeaders): Promise<CallResult> {
+    const { call } = planned;
     const port = this.snapshot.ports[call.service] ?? 8080;
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(incoming)) {
@@ -126,16 +151,23 @@ export class Workload {
           path: `http://${call.service}:${port}${call.path}`,
           headers,
           agent: this.agent,
-          timeout: CALL_SAFETY_TIMEOUT_MS,
         },
         (res) => {
           res.resume();
-          res.on('end', () => resolve(res.statusCode !== undefined && res.statusCode < 400 ? undefined : `call to ${call.service} failed with ${res.statusCode}`));
-          res.on('error', () => resolve(`call to ${call.service} was cut off`));
+          res.on('end', () => {
+            clearTimeout(timer);
+            resolve(res.statusCode !== undefined && res.statusCode < 400 ? { ok: true } : { ok: false, why: `call to ${call.service} failed with ${res.statusCode}` });
+          });
+          res.on('error', () => resolve({ ok: false, why: `call to ${call.service} was cut off` }));
         },
       );
-      req.on('timeout', () => req.destroy(new Error('timed out')));
-      req.on('error', (e) => resolve(`call to ${call.service} failed: ${e.message}`));
+      // The app's own client timeout over the whole call (connect to last byte), as Python's requests and Java's clients keep one.
+      const limit = call.timeoutMs ?? CALL_SAFETY_TIMEOUT_MS;
+      const timer = setTimeout(() => req.destroy(new Error(`timed out after ${limit} ms`)), limit);
+      req.on('error', (e) => {
+        clearTimeout(timer);
+        resolve({ ok: false, why: `call to ${call.service} failed: ${e.message}` });
+      });
       req.end();
     });
   }

@@ -10,6 +10,7 @@ import { ControlPlane } from '../../src/control/plane.js';
 import { Hub } from '../../src/mesh/hub.js';
 import { MeshSession } from '../../src/mesh/session.js';
 import { loadScenarioFile } from '../../src/scenario/load.js';
+import { emptyMeshConfig } from '../../src/policy/config.js';
 import type { Scenario } from '../../src/scenario/model.js';
 import { runtimeFactory, type RuntimeName } from '../../src/runtime/select.js';
 import Docker from 'dockerode';
@@ -46,9 +47,9 @@ function load<T>(args: LoadArgs): Promise<T> {
 
 /** One sidecar process in front of the upstream, fed by a real control plane and collector. */
 async function startSidecar(upstream: number): Promise<{ inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
-  const scenario: Pick<Scenario, 'services' | 'mesh'> = {
+  const scenario: Pick<Scenario, 'services' | 'config'> = {
     services: [{ name: 'bench', port: 8080, where: 'bench:1', versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }] }],
-    mesh: {},
+    config: emptyMeshConfig(),
   };
   const plane = new ControlPlane(scenario, 1);
   // The outbound path's endpoint is the upstream itself, standing in for a callee's inbound.
@@ -59,7 +60,7 @@ async function startSidecar(upstream: number): Promise<{ inbound: number; outbou
   const hubPort = await hub.listen(['127.0.0.1']);
   const [inbound, outbound, admin] = await freePorts(3);
   const boot: SidecarBoot = {
-    instance: identity.instance, service: 'bench', version: 'v1', namespace: 'default', workload: 'bench-v1', mode: 'sidecar',
+    instance: identity.instance, service: 'bench', version: 'v1', namespace: 'default', workload: 'bench-v1', servicePort: 8080, mode: 'sidecar',
     listen: { host: '127.0.0.1', inbound: inbound!, outbound: outbound!, admin: admin! },
     app: { host: '127.0.0.1', port: upstream },
     controlUrl: `http://127.0.0.1:${hubPort}`,

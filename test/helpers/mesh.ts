@@ -79,7 +79,7 @@ export interface ScenarioRun extends TestMesh {
 
 /** Runs a scenario for `seconds` on processes and returns everything it measured. */
 export async function runScenario(text: string, seconds: number, seed = 42): Promise<ScenarioRun> {
-  const { buildSummary } = await import('../../src/mesh/summary.js');
+  const { sessionSummary } = await import('../../src/mesh/summary.js');
   const loaded = await loadText(text);
   const mesh = await startMesh(loaded, seed);
   const { session } = mesh;
@@ -93,10 +93,7 @@ export async function runScenario(text: string, seconds: number, seed = 42): Pro
     if (admin && status.state === 'ready') metrics.push(...(await scrape(admin.host, admin.port)));
   }
   await session.finish();
-  const summary = buildSummary({
-    scenario: session.scenario, seed, runtime: 'process', durationMs: session.runSeconds() * 1000, stats: session.stats,
-    traces: session.traces.summary(), checks: session.checkResults, traffic: session.traffic!.counts, interrupted: false,
-  });
+  const summary = sessionSummary(session);
   return { ...mesh, summary, metrics };
 }
 

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { loadFile, startMesh, sleep, scrape, alive, type Sample } from '../helpers/mesh.js';
-import { buildSummary } from '../../src/mesh/summary.js';
+import { sessionSummary } from '../../src/mesh/summary.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { ATTR, attrString, type Span } from '../../src/telemetry/span.js';
 import { ISTIO_LABELS } from '../../src/sidecar/identity.js';
@@ -29,10 +29,7 @@ test.serial('Bookinfo on local processes: traces, access logs and metrics agree,
   await session.finish();
   t.true(pids.every((pid) => !alive(pid)), 'every process the run started has exited');
 
-  const summary = buildSummary({
-    scenario: session.scenario, seed: 42, runtime: 'process', durationMs: session.runSeconds() * 1000,
-    stats: session.stats, traces: session.traces.summary(), checks: [], traffic: session.traffic!.counts, interrupted: false,
-  });
+  const summary = sessionSummary(session);
   const answered = session.traffic!.counts.answered;
   t.true(answered > 30, `${answered} requests answered`);
   t.is(session.traffic!.counts.unanswered, 0);

@@ -63,7 +63,10 @@ traffic:
   t.is(versions.v2, jasonSent, 'every request with end-user: jason went to v2, and only those');
   const share = versions.v3! / (versions.v1! + versions.v3!);
   t.true(Math.abs(share - 0.1) < 0.03, `v3 share ${share}`);
-  t.true(run.access.some((e) => e.route_name?.startsWith('reviews routes[0] (test.yaml:')), 'the access log names the route that matched');
+  const jasonSpans = run.session.traces.recent().flatMap((tr) => run.session.traces.spansOf(tr.traceId) ?? [])
+    .filter((s) => s.kind === 'client' && s.attributes[ATTR.destinationVersion] === 'v2');
+  t.true(jasonSpans.length > 0 && jasonSpans.every((s) => s.attributes[ATTR.ruleName] === 'VirtualService reviews http[0]'
+    && String(s.attributes[ATTR.rule]).startsWith('test.yaml:')), 'a span names the rule that routed it, and where it is');
 });
 
 test.serial('faults: delays are added before the call, aborts are not retried', async (t) => {

@@ -2,7 +2,8 @@ import test from 'ava';
 import { chance, unit } from '../../src/policy/decide.js';
 import { pickWeighted, selectRoute, matches } from '../../src/policy/routing.js';
 import { sampleLatency } from '../../src/policy/latency.js';
-import type { Route } from '../../src/scenario/model.js';
+import { defaultRoute, type HttpRoute, type RequestMatch, type StringMatch } from '../../src/policy/config.js';
+import type { RequestAttributes } from '../../src/policy/routing.js';
 
 test('a decision is a pure function of the seed and the request identity', (t) => {
   t.is(unit(42, 'route', 'users.17'), unit(42, 'route', 'users.17'));
@@ -31,33 +32,61 @@ test('chance fires for its percentage of identities, and for the same ones every
   t.deepEqual(a, b);
 });
 
-test('weighted choice follows the weights', (t) => {
-  const dests = [{ version: 'v1', weight: 90 }, { version: 'v2', weight: 10 }];
-  t.is(pickWeighted(dests, 0), 'v1');
-  t.is(pickWeighted(dests, 0.8999), 'v1');
-  t.is(pickWeighted(dests, 0.9), 'v2');
-  t.is(pickWeighted(dests, 0.99999), 'v2');
-  t.is(pickWeighted([{ version: 'v1', weight: 0 }, { version: 'v2', weight: 100 }], 0), 'v2', 'a zero weight gets nothing');
+const dest = (subset: string, weight: number) => ({ host: 'reviews', subset, weight });
+
+test('weighted choice follows the weights, relative to their sum as in Istio v1', (t) => {
+  const dests = [dest('v1', 90), dest('v2', 10)];
+  t.is(pickWeighted(dests, 0)?.subset, 'v1');
+  t.is(pickWeighted(dests, 0.8999)?.subset, 'v1');
+  t.is(pickWeighted(dests, 0.9)?.subset, 'v2');
+  t.is(pickWeighted(dests, 0.99999)?.subset, 'v2');
+  t.is(pickWeighted([dest('v1', 0), dest('v2', 100)], 0)?.subset, 'v2', 'a zero weight gets nothing');
+  t.is(pickWeighted([dest('v1', 1), dest('v2', 3)], 0.3)?.subset, 'v2', 'weights are shares of their sum: 1 of 4 is 25 %');
   let v2 = 0;
-  for (let i = 0; i < 10_000; i++) if (pickWeighted(dests, unit(3, 'route', String(i))) === 'v2') v2++;
+  for (let i = 0; i < 10_000; i++) if (pickWeighted(dests, unit(3, 'route', String(i)))?.subset === 'v2') v2++;
   t.true(Math.abs(v2 - 1000) < 100, `${v2}`);
 });
 
-const route = (matches: Route['matches'], version: string): Route => ({ matches, destinations: [{ version, weight: 100 }], where: 'f:1' });
+const m = (fields: Partial<RequestMatch>): RequestMatch => ({ headers: [], withoutHeaders: [], queryParams: [], ...fields });
+const exact = (value: string): StringMatch => ({ kind: 'exact', value });
+const route = (matches: RequestMatch[], subset: string): HttpRoute => ({ ...defaultRoute('reviews'), matches, destinations: [dest(subset, 100)] });
+const req = (headers: RequestAttributes['headers'], path: string, more: Partial<RequestAttributes> = {}): RequestAttributes => ({
+  path, method: 'GET', authority: 'reviews:9080', headers, port: 9080, source: { app: 'productpage', version: 'v1', namespace: 'default' }, ...more,
+});
 
-test('the first matching route wins; header and path matches combine', (t) => {
+test('the first matching route wins; header and uri matches combine', (t) => {
   const routes = [
-    route([{ headers: [{ name: 'end-user', kind: 'exact', value: 'jason' }], path: { kind: 'prefix', value: '/reviews' } }], 'v2'),
-    route([{ headers: [{ name: 'x-canary', kind: 'regex', value: 'tr?ue' }], path: undefined }], 'v3'),
+    route([m({ headers: [{ name: 'end-user', match: exact('jason') }], uri: { kind: 'prefix', value: '/reviews' } })], 'v2'),
+    route([m({ headers: [{ name: 'x-canary', match: { kind: 'regex', value: 'tr?ue' } }] })], 'v3'),
     route([], 'v1'),
   ];
-  t.is(selectRoute(routes, { 'end-user': 'jason' }, '/reviews/1')?.route.destinations[0]!.version, 'v2');
-  t.is(selectRoute(routes, { 'end-user': 'jason' }, '/ratings')?.route.destinations[0]!.version, 'v1', 'path must match too');
-  t.is(selectRoute(routes, { 'x-canary': 'true' }, '/')?.index, 1);
-  t.is(selectRoute(routes, { 'x-canary': 'untrue' }, '/')?.index, 2, 'a regex matches the whole value');
-  t.is(selectRoute(routes, {}, '/')?.index, 2);
-  t.is(selectRoute(routes.slice(0, 2), {}, '/'), undefined, 'no catch-all: no route (404 NR)');
-  t.true(matches({ headers: [], path: { kind: 'exact', value: '/a' } }, {}, '/a?x=1'), 'the query is not part of the path');
+  t.is(selectRoute(routes, req({ 'end-user': 'jason' }, '/reviews/1'))?.route.destinations[0]!.subset, 'v2');
+  t.is(selectRoute(routes, req({ 'end-user': 'jason' }, '/ratings'))?.route.destinations[0]!.subset, 'v1', 'the uri must match too');
+  t.is(selectRoute(routes, req({ 'x-canary': 'true' }, '/'))?.index, 1);
+  t.is(selectRoute(routes, req({ 'x-canary': 'untrue' }, '/'))?.index, 2, 'a regex matches the whole value');
+  t.is(selectRoute(routes, req({}, '/'))?.index, 2);
+  t.is(selectRoute(routes.slice(0, 2), req({}, '/')), undefined, 'no catch-all: no route (404 NR)');
+  t.true(matches(m({ uri: exact('/a') }), req({}, '/a?x=1')), 'the query is not part of the uri');
+});
+
+test("Istio's other match conditions: method, query parameters, absent headers, the caller's labels, case", (t) => {
+  t.true(matches(m({ method: exact('POST') }), req({}, '/', { method: 'POST' })));
+  t.false(matches(m({ method: exact('POST') }), req({}, '/')));
+  t.true(matches(m({ queryParams: [{ name: 'id', match: exact('7') }] }), req({}, '/a?id=7&x=1')));
+  t.false(matches(m({ queryParams: [{ name: 'id', match: exact('7') }] }), req({}, '/a?id=8')));
+  t.true(matches(m({ queryParams: [{ name: 'debug', match: { kind: 'present', value: '' } }] }), req({}, '/?debug=')), '`{}` matches a present parameter');
+  t.false(matches(m({ withoutHeaders: [{ name: 'end-user', match: exact('jason') }] }), req({ 'end-user': 'jason' }, '/')));
+  t.true(matches(m({ withoutHeaders: [{ name: 'end-user', match: exact('jason') }] }), req({}, '/')), 'an absent header passes withoutHeaders');
+  t.true(matches(m({ sourceLabels: { app: 'productpage' } }), req({}, '/')));
+  t.false(matches(m({ sourceLabels: { app: 'productpage', version: 'v2' } }), req({}, '/')));
+  t.false(matches(m({ sourceNamespace: 'istio-system' }), req({}, '/')));
+  t.true(matches(m({ uri: { kind: 'prefix', value: '/REVIEWS', ignoreCase: true } }), req({}, '/reviews/1')), 'ignoreUriCase');
+  t.false(matches(m({ port: 8080 }), req({}, '/')));
+  t.true(matches(m({ headers: [{ name: 'x', match: { kind: 'regex', value: '(a+)+$' } }] }), req({ x: 'aaaa' }, '/')));
+  const evil = 'a'.repeat(5000) + '!';
+  const started = performance.now();
+  t.false(matches(m({ headers: [{ name: 'x', match: { kind: 'regex', value: '(a+)+$' } }] }), req({ x: evil }, '/')));
+  t.true(performance.now() - started < 2000, 'a catastrophic pattern runs in linear time (RE2)');
 });
 
 test('latency samples follow their distribution', (t) => {

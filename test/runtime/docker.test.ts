@@ -5,7 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
-import { buildSummary, type Summary } from '../../src/mesh/summary.js';
+import { sessionSummary, type Summary } from '../../src/mesh/summary.js';
 import { MeshSession } from '../../src/mesh/session.js';
 import { runtimeFactory } from '../../src/runtime/select.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
@@ -41,10 +41,7 @@ async function runOnDocker(text: string | undefined, seconds: number, during?: (
   } finally {
     await session.shutdown();
   }
-  const summary = buildSummary({
-    scenario: session.scenario, seed: 42, runtime: 'docker', durationMs: session.runSeconds() * 1000, stats: session.stats,
-    traces: session.traces.summary(), checks: session.checkResults, traffic: session.traffic!.counts, interrupted: false,
-  });
+  const summary = sessionSummary(session);
   return { session, summary, access };
 }
 

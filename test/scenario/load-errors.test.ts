@@ -25,7 +25,7 @@ test('a misspelt key is reported at the key, with the key it meant', (t) => {
 
 test('a misspelt top-level key is reported with the section it meant', (t) => {
   t.deepEqual(errors(minimal('trafic: []\n')), [
-    'test.yaml:6:1: trafic: unknown key `trafic` (did you mean `traffic`?); a scenario has: name, description, seed, duration, services, mesh, traffic, timeline, checks',
+    'test.yaml:6:1: trafic: unknown key `trafic` (did you mean `traffic`?); a scenario has: name, description, seed, duration, services, mesh, istio, include, traffic, timeline, checks',
   ]);
 });
 
@@ -139,8 +139,8 @@ test('an unknown retry condition and a bad regex are errors', (t) => {
         retries: {retryOn: "5xx,conect-failure"}
         routes: [{match: {headers: {x: {regex: "(("}}}, route: [{version: v1}]}]
   `)), [
-    'test.yaml:8:24: mesh.b.retries.retryOn: unknown retry condition `conect-failure` (did you mean `connect-failure`?); known: 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, unavailable, cancelled, retriable-status-codes, or a status code such as 503',
-    'test.yaml:9:44: mesh.b.routes[0].match.headers.x.regex: not a regular expression: Invalid regular expression: /((/: Unterminated group',
+    'test.yaml:8:24: mesh.b.retries.retryOn: unknown retry condition `conect-failure` (did you mean `connect-failure`?); known: 5xx, gateway-error, reset, connect-failure, retriable-4xx, refused-stream, unavailable, cancelled, retriable-status-codes, reset-before-request, or a status code such as 503',
+    'test.yaml:9:44: mesh.b.routes[0].match.headers.x.regex: not a regular expression Envoy takes (RE2 syntax): error parsing regexp: missing closing ): `((`',
   ]);
 });
 
@@ -252,9 +252,9 @@ test('validate warns where a rule will not do what it seems to', (t) => {
         fault: {abort: {percentage: 100, httpStatus: 503}}
   `);
   t.deepEqual(found, [
-    'test.yaml:8:14: mesh.b.retries: warning: these retries never happen: every call is aborted by fault.abort, and injected aborts are not retried',
-    'test.yaml:8:14: mesh.b.retries: warning: perTryTimeout 2s is not shorter than timeout 1s: the whole request times out before a retry can start',
+    'test.yaml:8:14: mesh.b.retries: warning: these retries never happen: every request is aborted by fault.abort, and injected aborts are not retried',
     "test.yaml:8:14: mesh.b.retries: warning: b's own 500s (errorRate 0.3) are not retried: retryOn (connect-failure,refused-stream,unavailable,cancelled) has no 5xx",
+    'test.yaml:8:14: mesh.b.retries: warning: perTryTimeout 2s is not shorter than timeout 1s: the whole request times out before a retry can start',
   ]);
   t.deepEqual(errors(yaml`
     name: t
@@ -277,5 +277,5 @@ test('a route after a catch-all route is never used, and says so', (t) => {
           - route: [{version: v1}]
           - match: {headers: {x: {exact: y}}}
             route: [{version: v2}]
-  `)), ['test.yaml:10:9: mesh.b.routes[1]: warning: this route is never used: routes[0] before it matches every request (first match wins)']);
+  `)), ['test.yaml:10:9: mesh.b.routes[1]: warning: this route is never used: the route before it (test.yaml:9) matches every request (first match wins)']);
 });

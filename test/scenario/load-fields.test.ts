@@ -1,6 +1,10 @@
 import test from 'ava';
 import { load, yaml } from '../helpers/scenario.js';
-import { DEFAULT_RETRY_ON, UNLIMITED, policyFor } from '../../src/scenario/model.js';
+import { DEFAULT_RETRY_ON, UNLIMITED, clusterPolicy, virtualHostFor } from '../../src/policy/config.js';
+import type { Scenario } from '../../src/scenario/model.js';
+
+const routesOf = (scenario: Scenario, host: string) => virtualHostFor(scenario.config, host).routes;
+const policyOf = (scenario: Scenario, host: string) => clusterPolicy(scenario.config, host, undefined);
 
 const everyField = yaml`
   name: every-field
@@ -22,6 +26,9 @@ const everyField = yaml`
           method: post
           optional: true
           probability: 50
+          timeout: 3s
+          retries: 1
+          fallback: 200
         - parallel: [details, {service: ratings, path: /r}]
     details:
       latency: {mean: 5ms, stddev: 2ms}
@@ -105,13 +112,14 @@ test('service fields are parsed to numbers: latency forms, sizes, rates and stat
 test('calls are parsed in every form: bare name, object, and parallel group', (t) => {
   const { scenario } = load(everyField);
   const calls = scenario.services[0]!.versions[0]!.calls;
-  t.deepEqual(calls[0], { kind: 'call', call: { service: 'details', path: '/', method: 'GET', optional: false, probability: 100 } });
-  t.deepEqual(calls[1], { kind: 'call', call: { service: 'reviews', path: '/reviews/1', method: 'POST', optional: true, probability: 50 } });
+  const own = { timeoutMs: undefined, retries: 0, fallback: undefined };
+  t.deepEqual(calls[0], { kind: 'call', call: { service: 'details', path: '/', method: 'GET', optional: false, probability: 100, ...own } });
+  t.deepEqual(calls[1], { kind: 'call', call: { service: 'reviews', path: '/reviews/1', method: 'POST', optional: true, probability: 50, timeoutMs: 3000, retries: 1, fallback: 200 } });
   t.deepEqual(calls[2], {
     kind: 'parallel',
     calls: [
-      { service: 'details', path: '/', method: 'GET', optional: false, probability: 100 },
-      { service: 'ratings', path: '/r', method: 'GET', optional: false, probability: 100 },
+      { service: 'details', path: '/', method: 'GET', optional: false, probability: 100, ...own },
+      { service: 'ratings', path: '/r', method: 'GET', optional: false, probability: 100, ...own },
     ],
   });
 });
@@ -138,50 +146,58 @@ test('defaults apply where a service field is absent', (t) => {
   t.is(ratings.port, undefined);
 });
 
-test('routes parse header and path matches, match lists, and weights', (t) => {
+test('the shorthand compiles to a VirtualService: header and uri matches, match lists, and weights', (t) => {
   const { scenario } = load(everyField);
-  const [jason, canary, rest] = policyFor(scenario, 'reviews').routes;
-  t.deepEqual(jason!.matches, [{ headers: [{ name: 'end-user', kind: 'exact', value: 'jason' }], path: { kind: 'prefix', value: '/reviews' } }]);
-  t.deepEqual(jason!.destinations, [{ version: 'v2', weight: 100 }]);
+  const [jason, canary, rest] = routesOf(scenario, 'reviews');
+  t.deepEqual(jason!.matches, [{ headers: [{ name: 'end-user', match: { kind: 'exact', value: 'jason' } }], withoutHeaders: [], queryParams: [], uri: { kind: 'prefix', value: '/reviews' } }]);
+  t.deepEqual(jason!.destinations, [{ host: 'reviews', subset: 'v2', weight: 100 }]);
   t.is(canary!.matches.length, 2);
-  t.deepEqual(canary!.matches[0]!.headers, [{ name: 'x-canary', kind: 'regex', value: '^t.*' }]);
-  t.deepEqual(canary!.matches[1]!.path, { kind: 'exact', value: '/reviews/9' });
-  t.deepEqual(canary!.destinations, [{ version: 'v1', weight: 50 }, { version: 'v3', weight: 50 }]);
+  t.deepEqual(canary!.matches[0]!.headers, [{ name: 'x-canary', match: { kind: 'regex', value: '^t.*' } }]);
+  t.deepEqual(canary!.matches[1]!.uri, { kind: 'exact', value: '/reviews/9' });
+  t.deepEqual(canary!.destinations, [{ host: 'reviews', subset: 'v1', weight: 50 }, { host: 'reviews', subset: 'v3', weight: 50 }]);
   t.deepEqual(rest!.matches, []);
-  t.deepEqual(rest!.destinations, [{ version: 'v1', weight: 100 }], 'a lone destination weighs 100');
-  t.regex(jason!.where, /^test\.yaml:\d+$/);
+  t.deepEqual(rest!.destinations, [{ host: 'reviews', subset: 'v1', weight: 100 }], 'a lone destination weighs 100');
+  t.regex(jason!.ref.where!, /^test\.yaml:\d+$/);
+  t.like(jason!.ref.origin, { kind: 'VirtualService', name: 'reviews', shorthand: true });
+  t.deepEqual(scenario.istio.map((r) => `${r.kind}/${r.name}`), ['VirtualService/reviews', 'DestinationRule/reviews', 'DestinationRule/ratings']);
 });
 
-test('timeout, retries, faults, mirror, connection pool and outlier detection are parsed', (t) => {
+test('timeout, retries, faults and mirror go on every route; connection pool and outlier detection on the DestinationRule', (t) => {
   const { scenario } = load(everyField);
-  const reviews = policyFor(scenario, 'reviews');
-  t.is(reviews.timeoutMs, 1000);
-  t.like(reviews.retries, { attempts: 3, perTryTimeoutMs: 300, retryOn: ['5xx', 'reset', 'connect-failure', 'retriable-status-codes'], statusCodes: [503] });
-  t.like(reviews.delay, { percentage: 10, fixedDelayMs: 2000 });
-  t.like(reviews.abort, { percentage: 5, httpStatus: 503 }, 'Istio\'s {value: N} percentage form');
-  t.like(reviews.mirror, { version: 'v3', percentage: 10 });
+  for (const route of routesOf(scenario, 'reviews')) {
+    t.is(route.timeoutMs, 1000);
+    t.like(route.retries, { attempts: 3, perTryTimeoutMs: 300, retryOn: ['5xx', 'reset', 'connect-failure', 'retriable-status-codes'], statusCodes: [503] });
+    t.like(route.fault.delay, { percentage: 10, fixedDelayMs: 2000 });
+    t.like(route.fault.abort, { percentage: 5, httpStatus: 503 }, 'Istio\'s {value: N} percentage form');
+    t.like(route.mirrors[0], { host: 'reviews', subset: 'v3', percentage: 10 });
+  }
+  const reviews = policyOf(scenario, 'reviews');
   t.like(reviews.connectionPool, { maxConnections: 100, http1MaxPendingRequests: 10 });
   t.like(reviews.outlierDetection, { consecutive5xxErrors: 5, intervalMs: 5000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 100 });
+  t.deepEqual(Object.keys(scenario.config.destinations.reviews!.subsets), ['v1', 'v2', 'v3'], 'a subset per version, labelled version: NAME');
+  t.deepEqual(clusterPolicy(scenario.config, 'reviews', 'v2'), reviews, 'a subset without its own policy has its host\'s');
 });
 
 test("Istio's defaults apply where a policy field is absent", (t) => {
   const { scenario } = load(everyField);
-  const ratings = policyFor(scenario, 'ratings');
+  const ratings = policyOf(scenario, 'ratings');
   t.like(ratings.outlierDetection, { consecutive5xxErrors: 5, intervalMs: 10_000, baseEjectionTimeMs: 30_000, maxEjectionPercent: 10 });
-  t.deepEqual(ratings.retries.retryOn, [...DEFAULT_RETRY_ON]);
-  t.is(ratings.retries.attempts, 2);
-  t.is(ratings.timeoutMs, undefined);
-  const details = policyFor(scenario, 'details');
+  const [ratingsRoute] = routesOf(scenario, 'ratings');
+  t.deepEqual(ratingsRoute!.retries.retryOn, [...DEFAULT_RETRY_ON]);
+  t.is(ratingsRoute!.retries.attempts, 2);
+  t.is(ratingsRoute!.timeoutMs, undefined);
+  t.is(ratingsRoute!.ref.origin, undefined, 'no VirtualService: the default route');
+  const details = policyOf(scenario, 'details');
   t.is(details.outlierDetection, undefined, 'no outlierDetection, no ejection');
   t.is(details.connectionPool.maxConnections, UNLIMITED);
-  t.deepEqual(details.routes, []);
+  t.deepEqual(routesOf(scenario, 'details').map((r) => r.destinations), [[{ host: 'details', subset: undefined, weight: 100 }]]);
 });
 
 test('traffic flows are parsed with their defaults and identities', (t) => {
   const { scenario } = load(everyField);
   const [users, unnamed] = scenario.traffic;
   t.like(users, { id: 'users', to: 'productpage', path: '/productpage', method: 'GET', rps: 50, arrival: 'uniform', headers: { 'end-user': 'jason' } });
-  t.like(unnamed, { id: 'flow-1', path: '/', rps: 1.5, arrival: 'poisson', headers: {} });
+  t.like(unnamed, { id: 'flow-2', path: '/', rps: 1.5, arrival: 'poisson', headers: {} }, 'an unnamed flow is flow-N, N its place from 1');
 });
 
 test('timeline events and checks are parsed, checks into an AST', (t) => {
@@ -200,11 +216,12 @@ test('the scenario after each `set` is built in advance, with its rules located 
   const { scenario, states } = load(everyField);
   t.deepEqual([...states.keys()], [0, 1]);
   const afterSlow = states.get(0)!;
-  t.like(policyFor(afterSlow, 'ratings').delay, { percentage: 100, fixedDelayMs: 1000 });
-  t.is(policyFor(afterSlow, 'ratings').delay!.where, `test.yaml:${everyField.split('\n').findIndex((l) => l.includes('fault: {delay: {percentage: 100')) + 1}`);
-  t.like(policyFor(afterSlow, 'reviews').delay, { percentage: 10 }, 'what the patch does not touch stays');
+  const ratingsDelay = () => routesOf(afterSlow, 'ratings')[0]!.fault.delay;
+  t.like(ratingsDelay(), { percentage: 100, fixedDelayMs: 1000 });
+  t.is(ratingsDelay()!.where, `test.yaml:${everyField.split('\n').findIndex((l) => l.includes('fault: {delay: {percentage: 100')) + 1}`);
+  t.like(routesOf(afterSlow, 'reviews')[0]!.fault.delay, { percentage: 10 }, 'what the patch does not touch stays');
   const afterShift = states.get(1)!;
   t.deepEqual(afterShift.traffic.map((f) => f.rps), [200], 'a list in a patch replaces the list');
-  t.is(policyFor(afterShift, 'ratings').delay?.fixedDelayMs, 1000, 'patches apply cumulatively');
+  t.is(routesOf(afterShift, 'ratings')[0]!.fault.delay?.fixedDelayMs, 1000, 'patches apply cumulatively');
   t.is(scenario.traffic.length, 2, 'the base scenario is unchanged');
 });

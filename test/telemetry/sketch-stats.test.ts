@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Sketch } from '../../src/telemetry/sketch.js';
-import { RequestStats } from '../../src/telemetry/stats.js';
+import { FlowStats, RequestStats } from '../../src/telemetry/stats.js';
 import { ATTR, type Span } from '../../src/telemetry/span.js';
 import { judge } from '../../src/telemetry/judge.js';
 import { parseCheck } from '../../src/scenario/check-expr.js';
@@ -56,15 +56,39 @@ test('statistics count by service and version, in windows and over the run', (t)
 
 test('checks are judged on the window or the run, and say when there is nothing to judge', (t) => {
   const stats = new RequestStats();
+  const flowStats = new FlowStats();
   const base = 1_700_000_000_000;
   for (let i = 0; i < 100; i++) stats.add(server('api', 'v1', i < 3 ? 500 : 200, base + i * 10, i));
-  t.like(judge(parseCheck('error_rate(api) < 0.05'), stats, undefined, 1), { ok: true, value: 0.03 });
-  t.like(judge(parseCheck('requests(api) > 100'), stats, undefined, 1), { ok: false, value: 100 });
-  t.like(judge(parseCheck('p99(api) < 2s'), stats, undefined, 1), { ok: true });
-  const none = judge(parseCheck('p99(db) < 2s'), stats, undefined, 1);
+  const measured = { stats, flowStats };
+  t.like(judge(parseCheck('error_rate(api) < 0.05'), measured, undefined, 1), { ok: true, value: 0.03 });
+  t.like(judge(parseCheck('requests(api) > 100'), measured, undefined, 1), { ok: false, value: 100 });
+  t.like(judge(parseCheck('p99(api) < 2s'), measured, undefined, 1), { ok: true });
+  const none = judge(parseCheck('p99(db) < 2s'), measured, undefined, 1);
   t.false(none.ok);
   t.is(none.value, null);
   t.regex(none.note!, /db answered no requests/);
+});
+
+test("a check may name a flow: its client's view, not a service's", (t) => {
+  const stats = new RequestStats();
+  const flowStats = new FlowStats();
+  const now = 1_700_000_000_000;
+  for (let i = 0; i < 10; i++) flowStats.add('jason', now, 0, i === 0 ? 503 : 200, 6000 + i);
+  const measured = { stats, flowStats };
+  t.like(judge(parseCheck('p50(flow:jason) > 5s'), measured, undefined, 10), { ok: true });
+  t.like(judge(parseCheck('error_rate(flow:jason) < 0.05'), measured, undefined, 10), { ok: false, value: 0.1 });
+  t.like(judge(parseCheck('requests(flow:jason) >= 10'), measured, undefined, 10), { ok: true, value: 10 });
+  t.regex(judge(parseCheck('p50(flow:nobody) < 1s'), measured, undefined, 10).note!, /flow nobody answered no requests/);
+});
+
+test('a window of segments counts exactly the requests that started in it', (t) => {
+  const stats = new RequestStats();
+  const now = 1_700_000_000_000;
+  for (let i = 0; i < 30; i++) stats.add(server('api', 'v1', i % 10 === 0 ? 500 : 200, now + i * 10), now, Math.floor(i / 10));
+  t.is(stats.service('api', undefined, { segments: [1], seconds: 2 }).requests, 10);
+  t.is(stats.service('api', undefined, { segments: [1, 2], seconds: 2 }).rps, 10);
+  t.is(stats.service('api', undefined, { segments: [0, 1, 2], seconds: 3 }).errors, 3);
+  t.is(stats.service('api', undefined, { segments: [7], seconds: 3 }).requests, 0);
 });
 
 test('a span with a wild timestamp does not sweep the windows away', (t) => {

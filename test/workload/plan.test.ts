@@ -10,10 +10,10 @@ const behaviour: Behaviour = {
   image: undefined,
   command: undefined,
   calls: [
-    { kind: 'call', call: { service: 'a', path: '/', method: 'GET', optional: false, probability: 100 } },
+    { kind: 'call', call: { service: 'a', path: '/', method: 'GET', optional: false, probability: 100, timeoutMs: undefined, retries: 0, fallback: undefined } },
     { kind: 'parallel', calls: [
-      { service: 'b', path: '/', method: 'GET', optional: false, probability: 50 },
-      { service: 'c', path: '/', method: 'GET', optional: true, probability: 100 },
+      { service: 'b', path: '/', method: 'GET', optional: false, probability: 50, timeoutMs: undefined, retries: 0, fallback: undefined },
+      { service: 'c', path: '/', method: 'GET', optional: true, probability: 100, timeoutMs: undefined, retries: 0, fallback: undefined },
     ] },
   ],
 };

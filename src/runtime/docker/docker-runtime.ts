@@ -117,6 +117,7 @@ export class DockerRuntime implements Runtime {
       version: pod.plan.version,
       namespace: NAMESPACE,
       workload: pod.plan.workload,
+      servicePort: pod.plan.servicePort,
       mode,
       // Inbound and admin face the network (callers, Prometheus); outbound only the app in the pod.
       listen: { host: '0.0.0.0', inbound: POD_PORTS.inbound, outbound: POD_PORTS.outbound, admin: POD_PORTS.admin, outboundHost: mode === 'gateway' ? '0.0.0.0' : '127.0.0.1' },

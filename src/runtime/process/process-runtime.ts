@@ -96,6 +96,7 @@ export class ProcessRuntime implements Runtime {
       version: plan.version,
       namespace: NAMESPACE,
       workload: plan.workload,
+      servicePort: plan.servicePort,
       mode: plan.kind === 'gateway' ? 'gateway' : 'sidecar',
       listen: { host: LOOPBACK, inbound: inbound!, outbound: outbound!, admin: admin! },
       app: plan.kind === 'gateway' ? undefined : { host: LOOPBACK, port: appPort! },
