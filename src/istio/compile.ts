@@ -355,11 +355,6 @@ function compileDestinationRule(resource: IstioResource, spec: RawDestinationRul
         resource.report.error([...path, 'labels', key], `mesh-sim's pods carry the labels app and version, not \`${key}\``, true);
       }
     }
-    if (service && !service.versions.some((v) => labelsSelect(labels, host, v.name))) {
-      const versions = service.versions.map((v) => v.name);
-      const hint = labels.version ? didYouMean(labels.version, versions) : '';
-      resource.report.warn([...path, 'labels'], `subset \`${raw.name}\` selects no pod of ${host} (${describeLabels(labels)})${hint}; its versions: ${versions.join(', ')}`);
-    }
     subsets[raw.name] = {
       name: raw.name,
       labels,
@@ -419,7 +414,9 @@ function compileConnectionPool(resource: IstioResource, raw: RawConnectionPool, 
   const zero = (value: number | undefined, at: Path, what: string) => {
     if (value === 0) resource.report.warn(at, `Istio reads 0 as not set: ${what} stays unlimited (2^32-1)`);
   };
+  zero(raw.tcp?.maxConnections, [...path, 'tcp', 'maxConnections'], 'the number of connections');
   zero(raw.http?.http1MaxPendingRequests, [...path, 'http', 'http1MaxPendingRequests'], 'the pending queue');
+  zero(raw.http?.http2MaxRequests, [...path, 'http', 'http2MaxRequests'], 'the number of requests in flight');
   zero(raw.http?.maxRetries, [...path, 'http', 'maxRetries'], 'the number of retries in flight');
   pool.maxConnections = limit(raw.tcp?.maxConnections);
   pool.http1MaxPendingRequests = limit(raw.http?.http1MaxPendingRequests);

@@ -21,14 +21,23 @@ export const MAX_INCLUDED_FILES = 100;
 export const MAX_INCLUDED_BYTES = 1024 * 1024;
 const MAX_ALIAS_COUNT = 100;
 
-/** The resources of an `istio:` list (or a timeline `apply:`), each at its place in the scenario. */
-export function inlineResources(value: unknown, base: Path, report: Reporter): IstioResource[] {
+/**
+ * The resources of an `istio:` list or a timeline `apply:`, each at its place in the
+ * scenario. In `apply:` an item may also name a file (globs allowed), as `kubectl apply -f`.
+ */
+export function inlineResources(value: unknown, base: Path, report: Reporter, files?: { scenarioFile: string; sink: (problem: Problem) => void }): IstioResource[] {
   if (value === undefined || value === null) return [];
   if (!Array.isArray(value)) {
-    report.error(base, `expected a list of Istio resources, got ${describeValue(value)}`);
+    report.error(base, `expected a list of Istio resources${files ? ' (or files)' : ''}, got ${describeValue(value)}`);
     return [];
   }
-  return value.flatMap((item, i) => parseResource(item, report, [...base, i]) ?? []);
+  return value.flatMap((item, i) => {
+    if (typeof item === 'string' && files) {
+      const at: Reporter = { ...report, error: (_p, message, atKey) => report.error([...base, i], message, atKey) };
+      return includedResources([item], files.scenarioFile, at, files.sink);
+    }
+    return parseResource(item, report, [...base, i]) ?? [];
+  });
 }
 
 /**
@@ -117,6 +126,8 @@ export function fileResources(text: string, file: string, sink: (problem: Proble
       sink({ file, line: 1, col: 1, path: '', message: 'aliases expand past a sane size: a resource needs no more than a few aliases', severity: 'error' });
       continue;
     }
+    // A `---` at the end (as Istio's samples have) opens an empty document: nothing in it.
+    if (value === null || value === undefined) continue;
     const locator = new YamlLocator(doc, lines);
     const report: Reporter = {
       error: (p, message, atKey) => sink({ file, ...locator.locate(p, atKey), path: formatPath(p), message, severity: 'error' }),

@@ -262,7 +262,7 @@ const loadBalancer = strict({
 });
 
 const tcpSettings = strict({
-  maxConnections: integer(1, 4_294_967_295, 'a connection limit').optional(),
+  maxConnections: integer(0, 4_294_967_295, 'a connection limit').optional(),
   connectTimeout: duration.optional(),
   tcpKeepalive: noEffect(z.unknown(), 'keepalive probes find dead peers across networks; on one machine none go missing silently').optional(),
   maxConnectionDuration: duration.optional(),
@@ -271,7 +271,7 @@ const tcpSettings = strict({
 
 const httpSettings = strict({
   http1MaxPendingRequests: integer(0, 4_294_967_295, 'a queue length').optional(),
-  http2MaxRequests: integer(1, 4_294_967_295, 'a request limit').optional(),
+  http2MaxRequests: integer(0, 4_294_967_295, 'a request limit').optional(),
   maxRequestsPerConnection: integer(0, 4_294_967_295, 'a request count').optional(),
   maxRetries: integer(0, 4_294_967_295, 'a retry limit').optional(),
   idleTimeout: duration.optional(),

@@ -307,12 +307,15 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       if (next) {
         this.scenario = next;
         this.plane.setScenario(next);
-        this.traffic?.setFlows(next.traffic, this.timeline?.clockAt(event.atMs));
         const pushedAt = performance.now();
         const status = await this.plane.awaitAcked(this.readySidecars(), this.plane.version, 5000);
         this.emit('pushed', this.plane.configVersion, status.acked, status.total, performance.now() - pushedAt);
       }
-      this.windows.open(this.limitsAt(), this.timeline?.elapsed() ?? event.atMs);
+      // The change is in effect: a new window opens now, and the traffic takes its new
+      // shape (an open loop's schedule still drawn from the event's time, so it repeats).
+      const now = performance.now();
+      if (next) this.traffic?.setFlows(next.traffic, this.timeline?.clockAt(event.atMs));
+      this.windows.open(this.traffic?.boundary(now) ?? new Map(), this.timeline?.elapsed() ?? event.atMs);
     }
     for (const plan of event.kill ? matchInstances(this.plans, event.kill) : []) {
       this.setState(plan, 'killed', undefined);

@@ -61,7 +61,8 @@ export function buildScenario(
   checkOneForm(shorthand, state.resources, services);
   const { config } = compileResources(istio, services);
   const traffic = parsed.traffic ? buildTraffic(parsed.traffic, refs, report) : [];
-  const flowIds = new Set(traffic.map((f) => f.id));
+  // A check may name a flow that a timeline `set` brings in later.
+  const flowIds = new Set([...traffic.map((f) => f.id), ...flowsSetLater(document)]);
   const timeline = parsed.timeline ? buildTimeline(parsed.timeline, refs, parsed.duration, report, state.applies, flowIds) : [];
   const checks = (parsed.checks ?? []).flatMap((expr, i) => (expr ? [buildCheck(expr, ['checks', i], refs, flowIds)] : []));
 
@@ -79,6 +80,15 @@ export function buildScenario(
     checks,
     document,
   };
+}
+
+/** Names of the flows a timeline `set` of `traffic` names. */
+function flowsSetLater(document: Record<string, unknown>): string[] {
+  const timeline = Array.isArray(document.timeline) ? document.timeline : [];
+  return timeline.flatMap((event) => {
+    const traffic = (event as { set?: { traffic?: unknown } } | null)?.set?.traffic;
+    return Array.isArray(traffic) ? traffic.flatMap((f) => (typeof (f as { name?: unknown })?.name === 'string' ? [(f as { name: string }).name] : [])) : [];
+  });
 }
 
 /** A host takes its policy from `mesh:` or from Istio resources, never both. */

@@ -5,7 +5,7 @@
 import { parseDuration } from './units.js';
 import { didYouMean } from './suggest.js';
 
-export const CHECK_FUNCTIONS = ['rps', 'error_rate', 'p50', 'p90', 'p99', 'requests'] as const;
+export const CHECK_FUNCTIONS = ['rps', 'error_rate', 'p50', 'p90', 'p99', 'requests', 'degraded_rate'] as const;
 export type CheckFunction = (typeof CHECK_FUNCTIONS)[number];
 export const CHECK_OPERATORS = ['<', '<=', '>', '>='] as const;
 export type CheckOperator = (typeof CHECK_OPERATORS)[number];
@@ -109,8 +109,11 @@ export function parseCheck(text: string): CheckExpr {
     }
     value = ms;
   }
-  if (func === 'error_rate' && (value < 0 || value > 1)) {
-    throw new CheckSyntaxError(`error_rate is a fraction from 0 to 1 (0.05 is 5 %), not ${value}`, valueStart);
+  if ((func === 'error_rate' || func === 'degraded_rate') && (value < 0 || value > 1)) {
+    throw new CheckSyntaxError(`${func} is a fraction from 0 to 1 (0.05 is 5 %), not ${value}`, valueStart);
+  }
+  if (func === 'degraded_rate' && !flow) {
+    throw new CheckSyntaxError(`degraded_rate is the share of a flow's answers a service degraded: write \`degraded_rate(flow:NAME)\``, funcStart);
   }
   const expr: CheckExpr = { text, func, service, op, value };
   if (version !== undefined) expr.version = version;

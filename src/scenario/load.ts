@@ -114,14 +114,14 @@ interface GatheredResources {
 /** Every Istio resource the file brings, parsed once, each reporting at its own place. */
 function gatherResources(file: string, document: Record<string, unknown>, locator: Locator, problems: Problems): GatheredResources {
   const report = makeReporter(file, locator, formatPath, (p) => problems.add(p));
-  const base = [
-    ...inlineResources(document.istio, ['istio'], report),
-    ...includedResources(document.include, file, report, (p) => problems.add(p)),
-  ];
+  // As `kubectl apply` of each in turn: a later resource of the same kind and name replaces an earlier one.
+  const base = applyResources(inlineResources(document.istio, ['istio'], report), includedResources(document.include, file, report, (p) => problems.add(p)));
   const applies = new Map<number, IstioResource[]>();
   const timeline = Array.isArray(document.timeline) ? document.timeline : [];
   timeline.forEach((event, k) => {
-    if (isPlainObject(event) && event.apply !== undefined) applies.set(k, inlineResources(event.apply, ['timeline', k, 'apply'], report));
+    if (isPlainObject(event) && event.apply !== undefined) {
+      applies.set(k, inlineResources(event.apply, ['timeline', k, 'apply'], report, { scenarioFile: file, sink: (p) => problems.add(p) }));
+    }
   });
   return { base, applies };
 }

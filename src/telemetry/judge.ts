@@ -22,10 +22,11 @@ export interface CheckResult {
 }
 
 export function measure(expr: CheckExpr, measured: Measured, window: Window | undefined, runSeconds: number): number {
-  const f: ServiceFigures = expr.flow
+  const f: ServiceFigures & { degradedRate?: number } = expr.flow
     ? measured.flowStats.flow(expr.service, window, runSeconds)
     : measured.stats.service(expr.service, expr.version, window, runSeconds);
   switch (expr.func) {
+    case 'degraded_rate': return f.degradedRate ?? 0;
     case 'rps': return f.rps;
     case 'requests': return f.requests;
     case 'error_rate': return f.errorRate;
@@ -41,6 +42,7 @@ export function judge(expr: CheckExpr, measured: Measured, window: Window | unde
     const who = expr.flow ? `flow ${expr.service}` : expr.version ? `${expr.service} ${expr.version}` : expr.service;
     return { expr: expr.text, ok: false, value: null, note: `${who} answered no requests${window ? ' in this window' : ''}: no latency to judge` };
   }
-  const rounded = isLatencyFunction(expr.func) || expr.func === 'rps' ? Math.round(value * 10) / 10 : expr.func === 'error_rate' ? Math.round(value * 10000) / 10000 : value;
+  const rounded = isLatencyFunction(expr.func) || expr.func === 'rps' ? Math.round(value * 10) / 10
+    : expr.func === 'error_rate' || expr.func === 'degraded_rate' ? Math.round(value * 10000) / 10000 : value;
   return { expr: expr.text, ok: compare(value, expr.op, expr.value), value: rounded };
 }

@@ -11,14 +11,17 @@ import { NO_SEGMENT } from './windows.js';
 interface Slot {
   requests: number;
   errors: number;
+  /** Answers a service degraded (a flow's view only). */
+  degraded: number;
   latency: Sketch;
 }
 
-const newSlot = (): Slot => ({ requests: 0, errors: 0, latency: new Sketch() });
+const newSlot = (): Slot => ({ requests: 0, errors: 0, degraded: 0, latency: new Sketch() });
 
 function merge(into: Slot, slot: Slot): void {
   into.requests += slot.requests;
   into.errors += slot.errors;
+  into.degraded += slot.degraded;
   into.latency.merge(slot.latency);
 }
 
@@ -27,7 +30,7 @@ export class Series {
   readonly segments = new Map<number, Slot>();
   readonly total = newSlot();
 
-  add(second: number, segment: number, error: boolean, latencyMs: number | undefined): void {
+  add(second: number, segment: number, error: boolean, latencyMs: number | undefined, degraded = false): void {
     let slot = this.slots.get(second);
     if (!slot) {
       slot = newSlot();
@@ -45,6 +48,7 @@ export class Series {
       if (!s) continue;
       s.requests++;
       if (error) s.errors++;
+      if (degraded) s.degraded++;
       if (latencyMs !== undefined) s.latency.add(latencyMs);
     }
   }
@@ -230,11 +234,12 @@ export interface FlowFigures extends ServiceFigures {
   statuses: Record<string, number>;
   /** Answers a service gave degraded (its fallback for a failed call). */
   degraded: number;
+  degradedRate: number;
 }
 
 /** Each traffic flow as its client saw it: status, latency, segment of the timeline. */
 export class FlowStats {
-  private readonly flows = new Map<string, { series: Series; statuses: Record<string, number>; degraded: number }>();
+  private readonly flows = new Map<string, { series: Series; statuses: Record<string, number> }>();
   private readonly eviction: Eviction;
 
   constructor(retentionSeconds = 900) {
@@ -245,12 +250,11 @@ export class FlowStats {
   add(flow: string, nowMs: number, segment: number, status: number, latencyMs: number, degraded = false): void {
     let entry = this.flows.get(flow);
     if (!entry) {
-      entry = { series: new Series(), statuses: {}, degraded: 0 };
+      entry = { series: new Series(), statuses: {} };
       this.flows.set(flow, entry);
     }
-    entry.series.add(Math.floor(nowMs / 1000), segment, isErrorStatus(status), latencyMs);
+    entry.series.add(Math.floor(nowMs / 1000), segment, isErrorStatus(status), latencyMs, degraded);
     entry.statuses[status] = (entry.statuses[status] ?? 0) + 1;
-    if (degraded) entry.degraded++;
     const before = this.eviction.due(nowMs);
     if (before !== undefined) for (const f of this.flows.values()) f.series.evictBefore(before);
   }
@@ -262,6 +266,11 @@ export class FlowStats {
   flow(flow: string, window: Window | undefined, runSeconds = 0): FlowFigures {
     const entry = this.flows.get(flow);
     const slot = entry ? select(entry.series, window) : newSlot();
-    return { ...figures(slot, windowSeconds(window, runSeconds)), statuses: { ...(entry?.statuses ?? {}) }, degraded: entry?.degraded ?? 0 };
+    return {
+      ...figures(slot, windowSeconds(window, runSeconds)),
+      statuses: { ...(entry?.statuses ?? {}) },
+      degraded: slot.degraded,
+      degradedRate: slot.requests > 0 ? slot.degraded / slot.requests : 0,
+    };
   }
 }

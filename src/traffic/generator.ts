@@ -50,7 +50,13 @@ interface FlowState {
   inFlight: Set<number>;
   /** Rate-capped closed loop: arrivals waiting for a free place. */
   waiting: number;
+  /** Closed loop: when each recent request was sent (request `sendsFrom` first), to place window boundaries. */
+  sends: number[];
+  sendsFrom: number;
 }
+
+/** How long a closed loop remembers when it sent each request: timeline events are handled well within it. */
+const SEND_MEMORY_MS = 30_000;
 
 /** Most arrivals fired in one timer turn, so a stalled loop catches up without freezing. */
 const MAX_BURST = 2000;
@@ -102,7 +108,7 @@ export class TrafficGenerator {
         existing.flow = flow;
         if (rateChanged) existing.nextAt = at + this.gap(flow, existing.n);
       } else {
-        this.flows.set(flow.id, { flow, n: 0, nextAt: at + this.gap(flow, 0), inFlight: new Set(), waiting: 0 });
+        this.flows.set(flow.id, { flow, n: 0, nextAt: at + this.gap(flow, 0), inFlight: new Set(), waiting: 0, sends: [], sendsFrom: 0 });
       }
     }
     if (this.running) {
@@ -175,6 +181,7 @@ export class TrafficGenerator {
     const { flow } = state;
     // A request not sent still takes its number, so every later one keeps its decisions.
     const n = state.n++;
+    if (!isOpenLoop(flow)) this.noteSend(state, performance.now());
     if (this.inFlight >= this.maxInFlight) {
       this.counts.skipped++;
       return false;
@@ -219,16 +226,28 @@ export class TrafficGenerator {
     return true;
   }
 
+  private noteSend(state: FlowState, now: number): void {
+    state.sends.push(now);
+    let drop = 0;
+    while (drop < state.sends.length - 1 && now - state.sends[drop]! > SEND_MEMORY_MS) drop++;
+    if (drop > 1000) {
+      state.sends.splice(0, drop);
+      state.sendsFrom += drop;
+    }
+  }
+
   /**
    * The first request number of each flow that belongs after `at` (performance.now()
    * time): for an open loop, by its scheduled arrival, so the same seed puts the same
-   * requests on each side; for a closed loop, by what has been sent.
+   * requests on each side; for a closed loop, by when it was sent.
    */
   boundary(at = performance.now()): Map<string, number> {
     const out = new Map<string, number>();
     for (const [id, state] of this.flows) {
       if (!isOpenLoop(state.flow)) {
-        out.set(id, state.n);
+        let i = state.sends.length;
+        while (i > 0 && state.sends[i - 1]! >= at) i--;
+        out.set(id, state.sendsFrom + i);
         continue;
       }
       let n = state.n;

@@ -14,7 +14,7 @@ import type { FilterCallbacks, FilterStatus, OutboundFilter } from '../filters/f
 import { causeOf, type OutboundStream } from '../stream.js';
 import { nowMs } from '../telemetry.js';
 import { hostKey } from '../cluster.js';
-import { RetryState } from './retry-state.js';
+import { RetryState, type RetryStatus } from './retry-state.js';
 import { shadow, type SpanSink } from './shadow-writer.js';
 import { attachUpstreams, outlierStatus, sendAttempt, type Attempt } from './upstream-request.js';
 
@@ -22,6 +22,18 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'tra
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** True once `granted` resolves, false if `ms` pass first; no timer outlives the wait. */
+function waitFor(granted: Promise<void>, ms: number): Promise<boolean> {
+  if (ms === Infinity) return granted.then(() => true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), Math.max(0, ms));
+    void granted.then(() => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
 }
 
 /** The path after a route's `rewrite.uri`: the matched prefix replaced, or the whole path. */
@@ -85,6 +97,7 @@ export class Router implements OutboundFilter {
     const deadline = route.timeoutMs !== undefined ? nowMs() + route.timeoutMs : Infinity;
     const retries = new RetryState(route.retries, cluster, stream.seed, stream.key);
     const tried = new Set<string>();
+    let last: RetryStatus = 'no';
     const fail = (failure: Failure) => {
       retries.release();
       callbacks.sendLocalReply(stream, failure);
@@ -108,8 +121,7 @@ export class Router implements OutboundFilter {
         return;
       }
       if (admission.admission === 'queued') {
-        const left = deadline - nowMs();
-        const granted = await Promise.race([admission.granted.then(() => true), sleep(Math.max(0, left === Infinity ? 2 ** 31 - 1 : left)).then(() => false)]);
+        const granted = await waitFor(admission.granted, deadline - nowMs());
         if (!granted) {
           admission.cancel();
           metrics.timeouts.inc({ cluster_name: cluster.name });
@@ -132,24 +144,25 @@ export class Router implements OutboundFilter {
       const release = () => cluster.pool.release();
       if (attempt.response) attempt.response.once('close', release);
       else release();
-      const status = retries.shouldRetry(attempt.outcome);
-      if (status === 'overflow') stream.addFlag('UO');
-      if (status !== 'retry' || stream.downstreamGone) break;
+      last = retries.shouldRetry(attempt.outcome);
+      if (last === 'overflow') stream.addFlag('UO');
+      if (last !== 'retry' || stream.downstreamGone) break;
       attempt.response?.resume();
-      const pause = retries.beginRetry();
+      const pause = retries.backoff();
       if (nowMs() + pause >= deadline) break;
       await sleep(pause);
     }
     retries.release();
-    this.deliver(stream, callbacks, retries);
+    this.deliver(stream, callbacks, last);
   }
 
   /** Sends the final answer downstream: the upstream's response, or a local reply saying why. */
-  private deliver(stream: OutboundStream, callbacks: FilterCallbacks, retries: RetryState): void {
+  private deliver(stream: OutboundStream, callbacks: FilterCallbacks, status: RetryStatus): void {
     const last = stream.lastAttempt!;
     const route = stream.route!;
     const outcome = last.outcome;
-    if (retries.retried && retries.exhaustedOn(outcome)) {
+    // Envoy sets URX when it would have retried but the retries had run out.
+    if (status === 'limit-exceeded') {
       stream.addFlag('URX');
       stream.blame(causeOf(route.ref, 'retries', route.retries.where));
     }
