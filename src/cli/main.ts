@@ -9,6 +9,7 @@ import { validateCommand, type Output } from './validate.js';
 import { runCommand, type RunOptions } from './run.js';
 import { upCommand, type UpOptions } from './up.js';
 import { downCommand, type DownOptions } from './down.js';
+import { istioCommand } from './istio.js';
 
 // `mesh-sim … | head`: when the reader goes away, stop quietly, as git and grep do.
 for (const stream of [process.stdout, process.stderr]) {
@@ -40,6 +41,7 @@ Examples:
   mesh-sim up scenarios/bookinfo.yaml          watch Bookinfo live in the terminal
   mesh-sim run scenarios/retry-storm.yaml      run without the UI; exit 1 if a check fails
   mesh-sim validate scenarios/*.yaml           report every problem in every file
+  mesh-sim istio scenarios/canary.yaml         the Istio YAML the scenario means
 
 Scenario format: see README.md ("The scenario file").`);
 
@@ -97,6 +99,17 @@ Examples:
   mesh-sim run scenarios/retry-storm.yaml --duration 20s --json > summary.json
   mesh-sim run scenarios/canary.yaml --seed 7 --access-log access.jsonl`)
     .action(async (file: string, options: RunOptions) => setExit(await runCommand(file, options, stdio)));
+
+  program
+    .command('istio')
+    .summary('print the Istio YAML a scenario means, to apply on a real cluster')
+    .description("Print the Istio resources a scenario means, as kubectl takes them: its `mesh:` shorthand written out as VirtualServices and DestinationRules, its `istio:` and `include:` resources, and, section by section, what each timeline event applies and deletes.")
+    .argument('<file>', 'scenario file (YAML)')
+    .addHelpText('after', `
+Examples:
+  mesh-sim istio scenarios/canary.yaml                 the shorthand as Istio's own resources
+  mesh-sim istio scenarios/bookinfo.yaml > istio.yaml  then: kubectl apply -f istio.yaml`)
+    .action(async (file: string) => setExit(await istioCommand(file, stdio)));
 
   program
     .command('down')
