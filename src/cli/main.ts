@@ -70,7 +70,7 @@ Examples:
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
 terminal, use \`mesh-sim run\`.
 
-Keys: Tab or 1-5 panes, arrows or j/k move, Enter opens, Esc back, / filter,
+Keys: Tab or 1-6 panes, arrows or j/k move, Enter opens, Esc back, / filter,
 p pause, n next timeline event (instructor mode), ? help, q quit.
 
 Examples:

@@ -51,9 +51,14 @@ export interface RuleRef {
   where: string | undefined;
 }
 
+/** `VirtualService reviews http[0]`, or `default route` where no VirtualService routes the host. */
 export function ruleLabel(ref: RuleRef): string {
-  if (!ref.origin) return `${ref.rule} (no ${ref.rule === 'default route' ? 'VirtualService' : 'DestinationRule'})`;
-  return `${ref.origin.kind} ${ref.origin.name} ${ref.rule}`;
+  return ref.origin ? `${ref.origin.kind} ${ref.origin.name} ${ref.rule}` : ref.rule;
+}
+
+/** A route as spans and the Config pane name it: its rule, and for a default route its host. */
+export function routeLabel(route: HttpRoute): string {
+  return route.ref.origin ? ruleLabel(route.ref) : `default route ${route.destinations[0]?.host ?? ''}`.trim();
 }
 
 export type StringMatchKind = 'exact' | 'prefix' | 'regex' | 'present';

@@ -6,7 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEADER, serviceFromAuthority } from '../control/protocol.js';
-import { virtualHostFor } from '../policy/config.js';
+import { routeLabel, virtualHostFor } from '../policy/config.js';
 import { formatFlags } from '../policy/flags.js';
 import { selectRoute } from '../policy/routing.js';
 import { ATTR, type AttributeValue, type Span } from '../telemetry/span.js';
@@ -214,6 +214,7 @@ export class Outbound implements FilterCallbacks {
       [ATTR.retry]: attempt > 1,
     };
     if (stream.cluster) attributes[ATTR.upstreamCluster] = stream.cluster.name;
+    if (stream.route) attributes[ATTR.route] = routeLabel(stream.route);
     if (stream.fault) attributes[ATTR.fault] = stream.fault;
     if (final && stream.cause) {
       attributes[ATTR.ruleName] = stream.cause.label;

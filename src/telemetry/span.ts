@@ -52,6 +52,8 @@ export const ATTR = {
   rule: 'mesh_sim.rule',
   /** That rule by name: `VirtualService reviews http[0].fault.delay`. */
   ruleName: 'mesh_sim.rule_name',
+  /** On a client span: the route that matched, `VirtualService reviews http[0]` or `default route`. */
+  route: 'mesh_sim.route',
   /** The request's identity, from which its decisions were drawn. */
   requestKey: 'mesh_sim.request',
 } as const;

@@ -258,6 +258,8 @@ export interface WaterfallRow {
   fault: string | undefined;
   /** FILE:LINE of the scenario rule that shaped this span's outcome. */
   rule: string | undefined;
+  /** That rule by name: `VirtualService reviews http[0].fault.delay`. */
+  ruleName: string | undefined;
 }
 
 /** A trace as a Jaeger-like waterfall: parents before children, siblings by start time. */
@@ -295,6 +297,7 @@ export function waterfall(spans: readonly Span[]): { rows: WaterfallRow[]; start
       flags,
       fault: attrString(span, ATTR.fault),
       rule: attrString(span, ATTR.rule),
+      ruleName: attrString(span, ATTR.ruleName),
     });
     for (const child of (children.get(span.spanId) ?? []).sort((a, b) => a.startMs - b.startMs)) visit(child, depth + 1);
   };
@@ -311,7 +314,8 @@ export function explain(row: WaterfallRow): string[] {
   if (row.flags.length === 0 && row.error && row.status !== undefined) {
     lines.push(row.status === 502 ? '502: a call this service depends on failed' : `${row.status}: the service answered with an error itself (errorRate)`);
   }
-  if (row.rule) lines.push(`rule: ${row.rule}`);
+  if (row.ruleName) lines.push(`rule: ${row.ruleName}${row.rule ? ` (${row.rule})` : ''}`);
+  else if (row.rule) lines.push(`rule: ${row.rule}`);
   return lines;
 }
 

@@ -9,6 +9,8 @@ import type { CheckResult } from '../telemetry/judge.js';
 import type { LogLine } from '../runtime/runtime.js';
 import type { LogRecord } from '../telemetry/access-log.js';
 import { GATEWAY } from '../control/protocol.js';
+import { ATTR, attrString, type Span } from '../telemetry/span.js';
+import { configView, type ConfigView } from './config-view.js';
 import {
   accessRow, clock, outlierRow, traceRow, type EdgeRow, type InstanceView, type LogRow, type ServiceRow, type TimelineItem,
   type TimelineView, type TraceRow,
@@ -46,6 +48,8 @@ export interface UiSnapshot {
   grafana: string | undefined;
   observabilityNotes: string[];
   warnings: string[];
+  /** The Istio resources in force, with each route's share of its host's traffic. */
+  config: ConfigView;
 }
 
 /** Rates and percentiles are over this recent window. */
@@ -64,9 +68,12 @@ export class UiStore {
   /** Ejections as each caller sees them: `caller|host` for every host ejected now. */
   private readonly ejected = new Set<string>();
   private readonly fired = new Set<number>();
+  /** Requests per second each route matched, counted from callers' final client spans. */
+  private readonly routes = new RouteRates();
 
   constructor(private readonly session: MeshSession, private readonly runtimeName: string) {
     session.on('log', (record, line) => this.onLog(record, line));
+    session.on('spans', (spans) => this.routes.add(spans));
     session.on('say', (text, event) => {
       this.narration = { text, atMs: event.atMs };
     });
@@ -195,6 +202,7 @@ export class UiStore {
       grafana: session.observability?.grafana,
       observabilityNotes: session.observability?.notes ?? [],
       warnings: [...this.warnings],
+      config: configView(scenario.istio, scenario.config, scenario.services.map((svc) => svc.name), this.routes.rates(nowMs, windowMs), session.plane.configVersion),
     };
   }
 
@@ -212,10 +220,47 @@ export class UiStore {
   }
 }
 
+/** Requests per route label, per second, for the last RECENT_MS: bounded by the routes that exist. */
+class RouteRates {
+  private readonly counts = new Map<string, Map<number, number>>();
+
+  add(spans: readonly Span[]): void {
+    for (const span of spans) {
+      if (span.kind !== 'client' || span.attributes[ATTR.final] !== true) continue;
+      const route = attrString(span, ATTR.route);
+      if (route === undefined) continue;
+      let bySecond = this.counts.get(route);
+      if (!bySecond) {
+        bySecond = new Map();
+        this.counts.set(route, bySecond);
+      }
+      const second = Math.floor(span.endMs / 1000);
+      bySecond.set(second, (bySecond.get(second) ?? 0) + 1);
+      if (bySecond.size > 2 * RECENT_MS / 1000) {
+        const oldest = Math.min(...bySecond.keys());
+        bySecond.delete(oldest);
+      }
+    }
+  }
+
+  rates(nowMs: number, windowMs: number): Map<string, number> {
+    const from = Math.floor((nowMs - windowMs) / 1000);
+    const out = new Map<string, number>();
+    for (const [route, bySecond] of this.counts) {
+      let n = 0;
+      for (const [second, count] of bySecond) if (second >= from) n += count;
+      out.set(route, n / (windowMs / 1000));
+    }
+    return out;
+  }
+}
+
 export function describeEvent(event: TimelineEvent): string {
   const parts: string[] = [];
   if (event.say) parts.push(`“${event.say}”`);
   if (event.set) parts.push(`set ${Object.keys(event.set).join(', ')}`);
+  if (event.apply) parts.push(`apply ${event.apply.map((r) => `${r.kind} ${r.name}`).join(', ')}`);
+  if (event.delete) parts.push(`delete ${event.delete.map((r) => `${r.kind} ${r.name}`).join(', ')}`);
   const target = (t: { service: string; version: string | undefined; replica: number | undefined }) =>
     `${t.service}${t.version ? ` ${t.version}` : ''}${t.replica !== undefined ? ` #${t.replica}` : ''}`;
   if (event.kill) parts.push(`kill ${target(event.kill)}`);

@@ -25,7 +25,7 @@ export const recordedTrace: Span[] = [
   span(3, 2, 'productpage', 'client', 10, 12, { [ATTR.peerService]: 'reviews', [ATTR.status]: 503, [ATTR.responseFlags]: 'UF', [ATTR.attempt]: 1, [ATTR.destinationVersion]: 'v1' }),
   span(4, 2, 'productpage', 'client', 30, 1280, { [ATTR.peerService]: 'reviews', [ATTR.status]: 200, [ATTR.attempt]: 2, [ATTR.retry]: true, [ATTR.destinationVersion]: 'v2', [ATTR.rule]: 'scenarios/bookinfo.yaml:41' }),
   span(5, 4, 'reviews', 'server', 32, 1278, { [ATTR.method]: 'GET', [ATTR.path]: '/reviews/0', [ATTR.status]: 200, [ATTR.canonicalRevision]: 'v2' }),
-  span(6, 5, 'reviews', 'client', 40, 1270, { [ATTR.peerService]: 'ratings', [ATTR.status]: 200, [ATTR.attempt]: 1, [ATTR.responseFlags]: 'DI', [ATTR.fault]: 'delay', [ATTR.rule]: 'scenarios/bookinfo.yaml:64', [ATTR.destinationVersion]: 'v1' }),
+  span(6, 5, 'reviews', 'client', 40, 1270, { [ATTR.peerService]: 'ratings', [ATTR.status]: 200, [ATTR.attempt]: 1, [ATTR.responseFlags]: 'DI', [ATTR.fault]: 'delay', [ATTR.rule]: 'scenarios/bookinfo.yaml:64', [ATTR.ruleName]: 'VirtualService ratings http[0].fault.delay', [ATTR.destinationVersion]: 'v1' }),
   span(7, 6, 'ratings', 'server', 1245, 1265, { [ATTR.method]: 'GET', [ATTR.path]: '/ratings/0', [ATTR.status]: 200, [ATTR.canonicalRevision]: 'v1' }),
 ];
 
@@ -102,6 +102,20 @@ export function recordedSnapshot(): UiSnapshot {
     grafana: undefined,
     observabilityNotes: ['Grafana not started: cannot pull grafana/grafana:10.4.2 (offline)'],
     warnings: [],
+    config: {
+      version: 4,
+      resources: [
+        {
+          kind: 'VirtualService', name: 'reviews', where: 'scenarios/bookinfo.yaml:61', shorthand: true,
+          lines: [
+            { text: 'reviews http[0] end-user=jason → reviews v2', share: 0.17, rps: 4, where: 'scenarios/bookinfo.yaml:62' },
+            { text: 'reviews http[1] all → reviews v1', share: 0.83, rps: 20, where: 'scenarios/bookinfo.yaml:64' },
+          ],
+        },
+        { kind: 'DestinationRule', name: 'reviews', where: 'scenarios/bookinfo.yaml:61', shorthand: true, lines: [{ text: 'subsets v1(version=v1) v2(version=v2) v3(version=v3)', share: null, rps: null, where: undefined }] },
+      ],
+      unrouted: [{ host: 'details', rps: 24 }],
+    },
   };
 }
 

@@ -7,6 +7,9 @@ import { LogsPane } from '../../src/tui/components/logs.js';
 import { TraceList, Waterfall } from '../../src/tui/components/traces.js';
 import { TimelinePane } from '../../src/tui/components/timeline.js';
 import { Help, Startup } from '../../src/tui/components/chrome.js';
+import { ConfigPane } from '../../src/tui/components/config.js';
+import { PANES } from '../../src/tui/panes.js';
+import { initialView } from '../../src/tui/view.js';
 import { waterfall } from '../../src/tui/model.js';
 import { recordedSnapshot, recordedSource, recordedTrace, TRACE_ID } from '../helpers/ui-fixtures.js';
 
@@ -115,7 +118,7 @@ test('the selected span says why it failed or was slow, naming the rule', (t) =>
   t.regex(retry, /rule: scenarios\/bookinfo\.yaml:41/);
   const slow = frame(<Waterfall rows={fall.rows} totalMs={fall.durationMs} traceId={TRACE_ID} selected={at(/→ ratings/)} width={100} height={20} />);
   t.regex(slow, /DI: the request was delayed by an injected fault \(fault\.delay\)/);
-  t.regex(slow, /rule: scenarios\/bookinfo\.yaml:64/);
+  t.regex(slow, /rule: VirtualService ratings http\[0\]\.fault\.delay \(scenarios\/bookinfo\.yaml:64\)/);
 });
 
 test('Timeline shows the position, the narration boxed, the next event and the checks', (t) => {
@@ -127,10 +130,34 @@ test('Timeline shows the position, the narration boxed, the next event and the c
   t.regex(text, /✗ FAIL \[60s\] rps\(ratings\) > 10 {2}measured 4\.2/);
 });
 
-test('Help lists every key', (t) => {
-  const text = frame(<Help width={90} />);
-  for (const key of ['Tab, Shift-Tab', '1 … 5', 'Enter', 'Esc', '/', 'p ', 'n ', '?', 'q, Ctrl-C']) t.true(text.includes(key), key);
+test("Help lists every key, each pane by its number, and each pane's own keys", (t) => {
+  const text = frame(<Help panes={PANES} width={120} />);
+  for (const key of ['Tab, Shift-Tab', 'Enter', 'Esc', '/', 'p ', 'n ', '?', 'q, Ctrl-C']) t.true(text.includes(key), key);
+  PANES.forEach((pane, i) => t.regex(text, new RegExp(`${i + 1} +${pane.name}: `)));
+  t.regex(text, /s +Services: sort by name, rps, errors, p99/);
+  t.regex(text, /f +Traces: failed traces only/);
   t.regex(text, /instructor: run the next timeline event now/);
+});
+
+test('Config shows the Istio resources in force, each rule with its share of the traffic', (t) => {
+  const text = frame(<ConfigPane view={recordedSnapshot().config} offset={0} width={110} height={12} />);
+  t.regex(text, /Istio resources in force \(config v4\)/);
+  t.regex(text, /VirtualService reviews +mesh: scenarios\/bookinfo\.yaml:61/);
+  t.regex(text, /reviews http\[0\] end-user=jason → reviews v2 +17(\.0)?% +4(\.0)? rps/);
+  t.regex(text, /reviews http\[1\] all → reviews v1 +83(\.0)?% +20(\.0)? rps/);
+  t.regex(text, /subsets v1\(version=v1\)/);
+  t.regex(text, /details: no VirtualService, Istio's default route/);
+});
+
+test('the panes are a registry: each has a unique name, a summary, rows and a view', (t) => {
+  t.deepEqual(PANES.map((p) => p.name), ['Services', 'Graph', 'Logs', 'Traces', 'Timeline', 'Config']);
+  const source = recordedSource();
+  for (const pane of PANES) {
+    const ctx = { snapshot: source.snapshot(), source, view: initialView, width: 100, height: 20 };
+    t.true(pane.summary.length > 10, pane.name);
+    t.true(pane.rows(ctx) >= 0);
+    t.true(frame(pane.render(ctx)).length > 0, pane.name);
+  }
 });
 
 test('Startup shows each instance as it comes up, and a failure plainly', (t) => {

@@ -20,7 +20,7 @@ function fakeSession() {
   ]);
   return Object.assign(emitter, {
     scenario, seed: 1, stats: new RequestStats(), traces: new TraceStore(), instances, checkResults: [], timelineEvents: [],
-    timeline: undefined, trafficStartedAt: Date.now() - 60_000,
+    timeline: undefined, trafficStartedAt: Date.now() - 60_000, plane: { configVersion: 1 },
   }) as unknown as MeshSession & EventEmitter;
 }
 

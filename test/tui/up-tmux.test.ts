@@ -83,7 +83,9 @@ run('mesh-sim up shows Bookinfo live: services fill, Tab reaches traces, Enter o
   const fall = await waitForScreen(t, name, /^istio-ingressgateway → productpage v1 +█/m, 'a waterfall');
   t.regex(fall, /^ {2}productpage v1 GET \/productpage/m, 'productpage at the root of the trace');
   t.regex(fall, /^ {4}productpage → details v1/m);
-  await keys(name, 'Escape', '?');
+  await keys(name, 'Escape', '6');
+  await waitForScreen(t, name, /Istio resources in force \(config v\d+\)[\s\S]*productpage: no VirtualService, Istio's default route.* [1-9][\d.]* rps/, 'the Config pane, with the rate each host\'s route matched');
+  await keys(name, '?');
   await waitForScreen(t, name, /Keys[\s\S]*q, Ctrl-C +quit, stopping everything the run started/, 'the help screen');
   await keys(name, '?', 'q');
   const end = await waitForScreen(t, name, /EXIT=\d+/, 'the exit status');
@@ -102,7 +104,7 @@ run('mesh-sim up fits 80x24 and draws no colour with NO_COLOR', async (t) => {
   const lines = table.replace(/\n$/, '').split('\n');
   t.true(lines.length <= 24, `${lines.length} lines`);
   t.true(lines.every((l) => [...l].length <= 80), 'no line wider than the terminal');
-  t.regex(table, /1 Services {2}2 Graph {2}3 Logs {2}4 Traces {2}5 Timeline/);
+  t.regex(table, /1 Services {2}2 Graph {2}3 Logs {2}4 Traces {2}5 Timeline {2}6 Config/);
   t.notRegex(screen(name, true), /\u001b\[[0-9;]*m/, 'no colour or style escapes on screen');
   await keys(name, 'q');
   t.regex(await waitForScreen(t, name, /EXIT=\d+/, 'the exit status'), /EXIT=0/);

@@ -6,12 +6,10 @@ import { Box, Text } from 'ink';
 import type { UiSnapshot } from '../store.js';
 import { clock, formatPercent, formatRps, health } from '../model.js';
 import { HEALTH_COLOR, fit } from '../theme.js';
-
-export const PANES = ['Services', 'Graph', 'Logs', 'Traces', 'Timeline'] as const;
-export type PaneName = (typeof PANES)[number];
+import type { Pane } from '../pane.js';
 
 
-export function Header({ snapshot, pane, paused, width }: { snapshot: UiSnapshot; pane: PaneName; paused: boolean; width: number }) {
+export function Header({ snapshot, panes, pane, paused, width }: { snapshot: UiSnapshot; panes: readonly string[]; pane: string; paused: boolean; width: number }) {
   const ok = snapshot.totals.successRate;
   return (
     <Box flexDirection="column" width={width}>
@@ -25,7 +23,7 @@ export function Header({ snapshot, pane, paused, width }: { snapshot: UiSnapshot
         {paused ? <Text inverse> PAUSED </Text> : null}
       </Box>
       <Box>
-        {PANES.map((name, i) => (
+        {panes.map((name, i) => (
           <Text key={name} inverse={name === pane} bold={name === pane}>{` ${i + 1} ${name} `}</Text>
         ))}
       </Box>
@@ -50,24 +48,27 @@ export function Footer({ hints, width }: { hints: string; width: number }) {
 
 export const KEYS: Array<[string, string]> = [
   ['Tab, Shift-Tab', 'next, previous pane'],
-  ['1 … 5', 'Services, Graph, Logs, Traces, Timeline'],
   ['↑ ↓ or k j', 'move; PgUp PgDn, g G: page, top, bottom'],
   ['Enter', 'open: a trace\'s waterfall; a service\'s logs'],
   ['Esc', 'back, or clear the filter'],
   ['/', 'filter: text, svc:NAME, status:5xx, flag:UO, >100ms, in, out'],
-  ['s', 'Services: sort by name, rps, errors, p99'],
-  ['f, o', 'Traces: failed only; slowest first'],
   ['p', 'pause the view (the mesh keeps running)'],
   ['n', 'instructor: run the next timeline event now'],
   ['?', 'this help'],
   ['q, Ctrl-C', 'quit, stopping everything the run started'],
 ];
 
-export function Help({ width }: { width: number }) {
+export function Help({ panes, width }: { panes: readonly Pane[]; width: number }) {
+  const rows: Array<[string, string]> = [
+    KEYS[0]!,
+    ...panes.map((p, i): [string, string] => [String(i + 1), `${p.name}: ${p.summary}`]),
+    ...KEYS.slice(1),
+    ...panes.flatMap((p) => (p.keys ?? []).map((k): [string, string] => [k.key, `${p.name}: ${k.help}`])),
+  ];
   return (
     <Box flexDirection="column" borderStyle="round" paddingX={1} width={width}>
       <Text bold>Keys</Text>
-      {KEYS.map(([key, what]) => (
+      {rows.map(([key, what]) => (
         <Box key={key}>
           <Text bold>{key.padEnd(16)}</Text>
           <Text>{fit(what, width - 22)}</Text>

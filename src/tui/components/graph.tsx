@@ -7,6 +7,7 @@ import { Box, Text } from 'ink';
 import { formatPercent, formatRps, type EdgeRow, type ServiceRow } from '../model.js';
 import { fit, serviceColor } from '../theme.js';
 import { GATEWAY } from '../../control/protocol.js';
+import type { Pane } from '../pane.js';
 
 export interface GraphLine {
   prefix: string;
@@ -72,3 +73,12 @@ export function GraphPane({ edges, declared, services, width, height, offset }: 
     </Box>
   );
 }
+
+export const graphPane: Pane = {
+  name: 'Graph',
+  summary: 'the service graph from the gateway down: rate and error share per edge',
+  rows: ({ snapshot, source }) => graphLines(snapshot.edges, source.declaredEdges(), snapshot.services.map((s) => s.name)).length,
+  render: ({ snapshot, source, view, width, height }) => (
+    <GraphPane edges={snapshot.edges} declared={source.declaredEdges()} services={snapshot.services} width={width} height={height} offset={view.selected.Graph ?? 0} />
+  ),
+};

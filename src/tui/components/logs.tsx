@@ -6,6 +6,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import { matchesLog, parseLogFilter, type LogRow } from '../model.js';
 import { fit, serviceColor, statusColor } from '../theme.js';
+import type { Pane } from '../pane.js';
 
 function time(ms: number): string {
   const d = new Date(ms);
@@ -42,3 +43,10 @@ export function LogsPane({ rows, filter, scroll, width, height }: { rows: readon
     </Box>
   );
 }
+
+export const logsPane: Pane = {
+  name: 'Logs',
+  summary: "every sidecar's access log; / filters: text, svc:NAME, status:5xx, flag:UO, >100ms, in, out",
+  rows: ({ snapshot, view }) => filterLogs(snapshot.logs, view.filters.Logs ?? '').length,
+  render: ({ snapshot, view, width, height }) => <LogsPane rows={snapshot.logs} filter={view.filters.Logs ?? ''} scroll={view.logScroll} width={width} height={height} />,
+};

@@ -5,6 +5,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import { formatMs, formatPercent, formatRps, health, sortServices, sparkline, type ServiceRow, type ServiceSort } from '../model.js';
 import { HEALTH_COLOR, fit, pad, serviceColor } from '../theme.js';
+import type { Pane } from '../pane.js';
 
 function instanceMarks(row: ServiceRow): Array<{ mark: string; color: string }> {
   return row.instances.map((i) => {
@@ -54,3 +55,18 @@ export function ServicesPane({ rows, sort, selected, width, height, entry, links
     </Box>
   );
 }
+
+export const servicesPane: Pane = {
+  name: 'Services',
+  summary: 'per service: pods, rps, success rate, p50/p90/p99, a 30 s sparkline',
+  rows: ({ snapshot }) => snapshot.services.length,
+  render: ({ snapshot, view, width, height }) => (
+    <ServicesPane rows={snapshot.services} sort={view.sort} selected={view.selected.Services ?? 0} width={width} height={height} entry={snapshot.entry}
+      links={{ prometheus: snapshot.prometheus, grafana: snapshot.grafana, notes: snapshot.observabilityNotes }} />
+  ),
+  keys: [{ key: 's', help: 'sort by name, rps, errors, p99', act: () => ({ type: 'sort' }) }],
+  enter: ({ snapshot, view }) => {
+    const row = sortServices(snapshot.services, view.sort)[view.selected.Services ?? 0];
+    return row ? { type: 'logsOf', service: row.name } : undefined;
+  },
+};

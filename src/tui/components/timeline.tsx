@@ -5,6 +5,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import { clock, type TimelineView } from '../model.js';
 import { fit } from '../theme.js';
+import type { Pane } from '../pane.js';
 
 export function TimelinePane({ view, width, height }: { view: TimelineView; width: number; height: number }) {
   const end = view.durationMs ?? Math.max(view.elapsedMs, ...view.items.map((i) => i.atMs), 1);
@@ -35,3 +36,10 @@ export function TimelinePane({ view, width, height }: { view: TimelineView; widt
     </Box>
   );
 }
+
+export const timelinePane: Pane = {
+  name: 'Timeline',
+  summary: 'where the scenario is, its narration, the next event, the checks as they land',
+  rows: ({ snapshot }) => snapshot.timeline.items.length,
+  render: ({ snapshot, width, height }) => <TimelinePane view={snapshot.timeline} width={width} height={height} />,
+};

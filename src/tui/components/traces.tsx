@@ -5,8 +5,9 @@
 
 import React from 'react';
 import { Box, Text } from 'ink';
-import { bar, explain, formatMs, selectTraces, type TraceOrder, type TraceRow, type WaterfallRow } from '../model.js';
+import { bar, explain, formatMs, selectTraces, waterfall, type TraceOrder, type TraceRow, type WaterfallRow } from '../model.js';
 import { fit, pad, serviceColor } from '../theme.js';
+import type { Pane, PaneContext } from '../pane.js';
 
 export function TraceList({ rows, selected, failedOnly, order, filter, width, height }: {
   rows: readonly TraceRow[]; selected: number; failedOnly: boolean; order: TraceOrder; filter: string; width: number; height: number;
@@ -72,3 +73,35 @@ export function Waterfall({ rows, totalMs, traceId, selected, width, height }: {
     </Box>
   );
 }
+
+function listed(ctx: PaneContext): TraceRow[] {
+  return selectTraces(ctx.snapshot.traces, { failedOnly: ctx.view.failedOnly, order: ctx.view.order, text: ctx.view.filters.Traces ?? '' });
+}
+
+function opened(ctx: PaneContext): ReturnType<typeof waterfall> | undefined {
+  const spans = ctx.view.openTrace ? ctx.source.spansOf(ctx.view.openTrace) : undefined;
+  return spans && spans.length > 0 ? waterfall(spans) : undefined;
+}
+
+export const tracesPane: Pane = {
+  name: 'Traces',
+  summary: "recent traces; Enter opens a waterfall whose selected span says why it failed, and which rule caused it",
+  rows: (ctx) => opened(ctx)?.rows.length ?? listed(ctx).length,
+  render: (ctx) => {
+    const fall = opened(ctx);
+    const { view, width, height } = ctx;
+    return fall
+      ? <Waterfall rows={fall.rows} totalMs={fall.durationMs} traceId={view.openTrace!} selected={view.spanSelected} width={width} height={height} />
+      : <TraceList rows={ctx.snapshot.traces} selected={view.selected.Traces ?? 0} failedOnly={view.failedOnly} order={view.order} filter={view.filters.Traces ?? ''} width={width} height={height} />;
+  },
+  keys: [
+    { key: 'f', help: 'failed traces only', act: () => ({ type: 'failedOnly' }) },
+    { key: 'o', help: 'slowest first', act: () => ({ type: 'order' }) },
+  ],
+  enter: (ctx) => {
+    if (ctx.view.openTrace) return undefined;
+    const row = listed(ctx)[ctx.view.selected.Traces ?? 0];
+    return row ? { type: 'openTrace', traceId: row.traceId } : undefined;
+  },
+  hints: ({ view }) => (view.openTrace ? '↑↓ span  Esc back  Tab panes  p pause  n next event  ? help  q quit' : undefined),
+};
