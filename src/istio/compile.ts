@@ -9,8 +9,7 @@ import { didYouMean } from '../scenario/suggest.js';
 import type { Path } from '../scenario/problems.js';
 import { formatDuration } from '../scenario/units.js';
 import {
-  DEFAULT_BACKOFF_MS, DEFAULT_OUTLIER_DETECTION, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_ON, UNLIMITED, defaultConnectionPool,
-  defaultTrafficPolicy, emptyMeshConfig,
+  DEFAULT_OUTLIER_DETECTION, UNLIMITED, defaultConnectionPool, defaultRetryPolicy, defaultTrafficPolicy, emptyMeshConfig, labelsSelect,
   type ConnectionPoolSettings, type DestinationPolicy, type HeaderOperations, type HttpRoute, type LoadBalancerKind, type MeshConfig,
   type MirrorPolicy, type OutlierDetectionSettings, type RequestMatch, type RetryPolicy, type RouteDestination, type Subset,
   type TrafficPolicy, type VirtualHost,
@@ -284,11 +283,6 @@ function checkSubset(resource: IstioResource, host: string, subset: string | und
   }
 }
 
-/** Does a pod of `service`, version `version` carry every label of a subset's selector? */
-export function labelsSelect(labels: Record<string, string>, service: string, version: string): boolean {
-  return Object.entries(labels).every(([k, v]) => (k === 'app' ? v === service : k === 'version' ? v === version : false));
-}
-
 function describeLabels(labels: Record<string, string>): string {
   return Object.entries(labels).map(([k, v]) => `${k}=${v}`).join(', ') || 'no labels';
 }
@@ -307,16 +301,7 @@ function warnUnretriedErrors(resource: IstioResource, destinations: RouteDestina
 
 /** Istio's ConvertPolicy: no retries field means the default policy; attempts 0 turns retries off. */
 function compileRetries(resource: IstioResource, raw: RawHttpRoute, path: Path): RetryPolicy {
-  const where = raw.retries ? resource.report.where([...path, 'retries']) : undefined;
-  const policy: RetryPolicy = {
-    attempts: DEFAULT_RETRY_ATTEMPTS,
-    perTryTimeoutMs: undefined,
-    retryOn: [...DEFAULT_RETRY_ON],
-    statusCodes: [],
-    backoffMs: DEFAULT_BACKOFF_MS,
-    ignorePreviousHosts: true,
-    where,
-  };
+  const policy = defaultRetryPolicy(raw.retries ? resource.report.where([...path, 'retries']) : undefined);
   const r = raw.retries;
   if (!r) return policy;
   if ((r.attempts ?? 0) <= 0) {

@@ -275,6 +275,11 @@ export function destinationFor(config: MeshConfig, host: string): DestinationPol
   return config.destinations[host] ?? { host, origin: undefined, policy: defaultTrafficPolicy(), subsets: {} };
 }
 
+/** Does a pod of `service`, version `version` carry every label of a subset's selector (its pods carry app and version)? */
+export function labelsSelect(labels: Record<string, string>, service: string, version: string): boolean {
+  return Object.entries(labels).every(([k, v]) => (k === 'app' ? v === service : k === 'version' ? v === version : false));
+}
+
 /** The traffic policy of one cluster: a subset's, merged over its host's as Istio merges them. */
 export function clusterPolicy(config: MeshConfig, host: string, subset: string | undefined): TrafficPolicy {
   const destination = destinationFor(config, host);

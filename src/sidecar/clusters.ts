@@ -2,8 +2,7 @@
 // and one per subset a DestinationRule defines, made on first use, each given its
 // endpoints (the pods its subset's labels select) and its traffic policy on every push.
 
-import { labelsSelect } from '../istio/compile.js';
-import { clusterPolicy, destinationFor } from '../policy/config.js';
+import { clusterPolicy, destinationFor, labelsSelect } from '../policy/config.js';
 import type { OutlierEvent } from '../policy/outlier.js';
 import type { Endpoint, SidecarSnapshot } from '../control/protocol.js';
 import { Cluster } from './cluster.js';

@@ -357,39 +357,7 @@ test('a problem in an included file is reported at that file, line and column', 
 });
 
 test('the timeline applies and deletes resources as kubectl does, each state compiled in advance', async (t) => {
-  const dir = await tree({
-    'scenario.yaml': bookinfo + yaml`
-      istio:
-        - apiVersion: networking.istio.io/v1
-          kind: DestinationRule
-          metadata: {name: reviews}
-          spec: {host: reviews, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
-      timeline:
-        - at: 1s
-          apply: [v2.yaml]
-        - at: 2s
-          apply:
-            - apiVersion: networking.istio.io/v1
-              kind: VirtualService
-              metadata: {name: reviews}
-              spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v1}}]}]}
-        - at: 3s
-          delete: [{kind: vs, name: reviews}]
-        - at: 4s
-          delete: [{kind: VirtualService, name: ratings}]
-    `,
-    'v2.yaml': yaml`
-      apiVersion: networking.istio.io/v1
-      kind: VirtualService
-      metadata: {name: reviews}
-      spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v2}}]}]}
-    `,
-  });
-  const error = await t.throwsAsync(loadScenarioFile(join(dir, 'scenario.yaml')), { instanceOf: ScenarioError });
-  t.deepEqual(error!.problems.map(formatProblem).map((l) => l.slice(l.indexOf('scenario.yaml'))), [
-    'scenario.yaml:26:14: timeline[3].delete[0]: no VirtualService `ratings` to delete (`mesh:` shorthand is changed with `set`)',
-  ]);
-  await writeFile(join(dir, 'scenario.yaml'), bookinfo + yaml`
+  const timeline = (extra: string) => bookinfo + yaml`
     istio:
       - apiVersion: networking.istio.io/v1
         kind: DestinationRule
@@ -406,7 +374,21 @@ test('the timeline applies and deletes resources as kubectl does, each state com
             spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v1}}]}]}
       - at: 3s
         delete: [{kind: vs, name: reviews}]
-  `);
+  ` + extra;
+  const dir = await tree({
+    'scenario.yaml': timeline('  - at: 4s\n    delete: [{kind: VirtualService, name: ratings}]\n'),
+    'v2.yaml': yaml`
+      apiVersion: networking.istio.io/v1
+      kind: VirtualService
+      metadata: {name: reviews}
+      spec: {hosts: [reviews], http: [{route: [{destination: {host: reviews, subset: v2}}]}]}
+    `,
+  });
+  const error = await t.throwsAsync(loadScenarioFile(join(dir, 'scenario.yaml')), { instanceOf: ScenarioError });
+  t.deepEqual(error!.problems.map(formatProblem).map((l) => l.slice(l.indexOf('scenario.yaml'))), [
+    'scenario.yaml:26:14: timeline[3].delete[0]: no VirtualService `ratings` to delete (`mesh:` shorthand is changed with `set`)',
+  ]);
+  await writeFile(join(dir, 'scenario.yaml'), timeline(''));
   const { scenario, states } = await loadScenarioFile(join(dir, 'scenario.yaml'));
   t.is(routes(scenario, 'reviews')[0]!.ref.origin, undefined, 'at the start no VirtualService routes reviews');
   t.deepEqual(routes(states.get(0)!, 'reviews')[0]!.destinations[0]!.subset, 'v2', 'applied from a file, as kubectl apply -f');

@@ -118,7 +118,7 @@ test('a timeline out of order is an error at the late event', (t) => {
 
 test('a check naming an unknown function is an error with the nearest one', (t) => {
   t.deepEqual(errors(minimal('checks: ["p95(a) < 1s"]\n')), [
-    'test.yaml:6:10: checks[0]: unknown check function `p95` (did you mean `p90`?); known: rps, error_rate, p50, p90, p99, requests',
+    'test.yaml:6:10: checks[0]: unknown check function `p95` (did you mean `p90`?); known: rps, error_rate, p50, p90, p99, requests, degraded_rate',
   ]);
 });
 

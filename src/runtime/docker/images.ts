@@ -18,7 +18,7 @@ import { PACKAGE_ROOT, VERSION } from '../../version.js';
 const execFileAsync = promisify(execFile);
 
 /** The packages a sidecar or sample workload loads at run time (the rest serve the CLI). */
-const CONTAINER_PACKAGES = ['http-proxy', 'prom-client'];
+const CONTAINER_PACKAGES = ['http-proxy', 'prom-client', 're2js'];
 export const NODE_IN_IMAGE = '/usr/local/bin/node';
 export const APP_IN_IMAGE = '/app';
 export const IMAGE_USER = '1000:1000';
