@@ -1,9 +1,12 @@
 // A note on disk of what a run has started, so `mesh-sim down` can clean up after a
-// mesh-sim that was killed before it could (kill -9, a closed laptop lid, a crash).
+// mesh-sim that was killed before it could (kill -9, a closed laptop lid, a crash). The
+// notes live in a directory only their user can read or write (0700, owner checked), and
+// clean-up deletes nothing outside it: a note cannot be planted to delete what is not a run's.
 
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { lstat, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve, isAbsolute } from 'node:path';
+import { RuntimeUnavailableError } from './runtime.js';
 
 export interface RunRecordData {
   runId: string;
@@ -17,14 +20,65 @@ export interface RunRecordData {
   directories?: string[];
 }
 
-export function runsDirectory(): string {
+/** mesh-sim's own state: MESH_SIM_STATE_DIR, or a directory of the user's in the temporary directory. */
+export function stateDirectory(): string {
   let user = 'user';
   try {
     user = userInfo().username;
   } catch {
-    // No user name in this environment: fall back to a shared name.
+    // No user name in this environment: fall back to the uid.
+    user = String(process.getuid?.() ?? 'user');
   }
-  return join(process.env.MESH_SIM_STATE_DIR ?? join(tmpdir(), `mesh-sim-${user}`), 'runs');
+  return resolve(process.env.MESH_SIM_STATE_DIR ?? join(tmpdir(), `mesh-sim-${user}`));
+}
+
+export function runsDirectory(): string {
+  return join(stateDirectory(), 'runs');
+}
+
+/** A state directory that is not safe to use: said in words, with what to do. */
+export class UnsafeStateDirectory extends RuntimeUnavailableError {
+  constructor(readonly path: string, why: string) {
+    super(`${path} ${why}: mesh-sim keeps its run records there and will not use it (set MESH_SIM_STATE_DIR to a directory of your own)`);
+    this.name = 'UnsafeStateDirectory';
+  }
+}
+
+/**
+ * Makes `dir` (and the state directory above it) if need be, private to this user:
+ * a directory, not a symlink, owned by this user, mode 0700.
+ */
+export async function privateDirectory(dir: string): Promise<string> {
+  for (const path of [stateDirectory(), dir]) {
+    try {
+      await mkdir(path, { mode: 0o700 });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') await mkdir(path, { recursive: true, mode: 0o700 });
+      else if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const info = await lstat(path);
+    if (info.isSymbolicLink()) throw new UnsafeStateDirectory(path, 'is a symbolic link');
+    if (!info.isDirectory()) throw new UnsafeStateDirectory(path, 'is not a directory');
+    const uid = process.getuid?.();
+    if (uid !== undefined && info.uid !== uid) throw new UnsafeStateDirectory(path, `belongs to another user (uid ${info.uid})`);
+    if ((info.mode & 0o077) !== 0) await chmod(path, 0o700);
+  }
+  return dir;
+}
+
+/** Whether `path` lies inside the state directory (and is not it). */
+export function insideStateDirectory(path: string): boolean {
+  const rel = relative(stateDirectory(), resolve(path));
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/** A scratch directory for one run (Prometheus's data, say), inside the private state directory. */
+export async function runScratchDirectory(runId: string, name: string): Promise<string> {
+  await privateDirectory(join(stateDirectory(), 'scratch'));
+  const dir = join(stateDirectory(), 'scratch', `${runId}-${name}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o700 });
+  return dir;
 }
 
 export class RunRecord {
@@ -41,8 +95,8 @@ export class RunRecord {
   }
 
   async write(): Promise<void> {
-    await mkdir(runsDirectory(), { recursive: true });
-    await writeFile(this.file, JSON.stringify(this.data, null, 2));
+    await privateDirectory(runsDirectory());
+    await writeFile(this.file, JSON.stringify(this.data, null, 2), { mode: 0o600 });
   }
 
   async setMembers(members: RunRecordData['members'], directories: string[] = []): Promise<void> {
@@ -59,6 +113,8 @@ export async function readRunRecords(): Promise<Array<RunRecordData & { file: st
   const dir = runsDirectory();
   let names: string[];
   try {
+    // Records are read only from a directory that is still private to this user.
+    await privateDirectory(dir);
     names = await readdir(dir);
   } catch {
     return [];
@@ -117,7 +173,8 @@ export async function removeProcessRuns(which: 'dead' | 'all', except?: string):
         // Gone in the meantime.
       }
     }
-    for (const directory of record.directories ?? []) await rm(directory, { recursive: true, force: true });
+    // Only what lies inside the private state directory is deleted, whatever a record says.
+    for (const directory of record.directories ?? []) if (insideStateDirectory(directory)) await rm(directory, { recursive: true, force: true });
     await rm(record.file, { force: true });
   }
   return { runs, processes };

@@ -3,9 +3,9 @@
 // through a file of targets it rereads when instances move (a restart gets new ports).
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile, rename } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { runScratchDirectory } from '../run-record.js';
 import { freePorts } from './ports.js';
 import type { Address } from '../runtime.js';
 
@@ -15,10 +15,10 @@ export class LocalPrometheus {
   dir: string | undefined;
   url: string | undefined;
 
-  constructor(private readonly binary: string) {}
+  constructor(private readonly binary: string, private readonly runId: string) {}
 
   async start(targets: Address[], scrapeIntervalSeconds: number): Promise<string> {
-    this.dir = await mkdtemp(join(tmpdir(), 'mesh-sim-prometheus-'));
+    this.dir = await runScratchDirectory(this.runId, 'prometheus');
     const [port] = await freePorts(1);
     await this.setTargets(targets);
     await writeFile(join(this.dir, 'prometheus.yml'), [
