@@ -142,7 +142,10 @@ export class Outbound implements FilterCallbacks {
   finish(stream: OutboundStream, status: number, details: string, bytesSent: number, upstreamServiceTime: number | null): void {
     const endMs = nowMs();
     const last = stream.lastAttempt;
-    const destination: Peer = last ? servicePeer(stream.service, last.endpoint.version) : { ...servicePeer(stream.service, 'unknown'), workload: 'unknown' };
+    // A Host that names no service of the mesh is not a label value: any caller could make endless series of them.
+    const known = this.ctx.snapshot()?.services[stream.service] !== undefined;
+    const service = known ? stream.service : 'unknown';
+    const destination: Peer = last ? servicePeer(service, last.endpoint.version) : { ...servicePeer(service, 'unknown'), workload: 'unknown' };
     if (stream.sampled) this.traceAttempts(stream, status, endMs);
     recordRequest(this.ctx, {
       reporter: 'source',
@@ -166,7 +169,7 @@ export class Outbound implements FilterCallbacks {
       routeName: stream.route ? (stream.route.ref.origin ? stream.route.name ?? null : 'default') : null,
       source: this.ctx.self,
       destination,
-      destinationService: stream.service,
+      destinationService: service,
     });
   }
 

@@ -5,7 +5,7 @@
 // for values at scrape time (Registry.registerMetric).
 
 import type { Registry } from 'prom-client';
-import { istioLabels, type IstioLabels, type Peer } from './identity.js';
+import { UNKNOWN_PEER, istioLabels, type IstioLabels, type Peer } from './identity.js';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 export const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -60,8 +60,17 @@ function histogramValues(name: string, series: Iterable<Series>, pick: (s: Serie
   return values;
 }
 
+/**
+ * The most label sets kept: past it, requests are counted in one series whose labels are
+ * all `unknown` (and in mesh_sim_stats_overflow_total), so no caller can grow a
+ * sidecar's memory and scrapes without bound, as Envoy bounds its stats.
+ */
+export const MAX_SERIES = 5000;
+
 export class RequestMetrics {
   private readonly series = new Map<string, Series>();
+  /** Requests counted in the overflow series because MAX_SERIES label sets already existed. */
+  overflowed = 0;
 
   constructor(registry: Registry) {
     const all = () => this.series.values();
@@ -78,22 +87,30 @@ export class RequestMetrics {
     register(collector('istio_request_duration_milliseconds', 'Request duration.', 'histogram', () => histogramValues('istio_request_duration_milliseconds', all(), (s) => s.duration, DURATION_BUCKETS_MS)));
     register(collector('istio_request_bytes', 'Request body size.', 'histogram', () => histogramValues('istio_request_bytes', all(), (s) => s.requestBytes, SIZE_BUCKETS)));
     register(collector('istio_response_bytes', 'Response body size.', 'histogram', () => histogramValues('istio_response_bytes', all(), (s) => s.responseBytes, SIZE_BUCKETS)));
+    register(collector('mesh_sim_stats_overflow_total', `Requests counted with unknown labels because ${MAX_SERIES} label sets already existed.`, 'counter', () => [{ labels: {}, value: this.overflowed }]));
+  }
+
+  private newSeries(labels: IstioLabels): Series {
+    return { labels, count: 0, duration: new Buckets(DURATION_BUCKETS_MS), requestBytes: new Buckets(SIZE_BUCKETS), responseBytes: new Buckets(SIZE_BUCKETS) };
   }
 
   record(
     reporter: 'source' | 'destination', source: Peer, destination: Peer, destinationService: string, code: number, flags: string,
     durationMs: number, requestBytes: number, responseBytes: number,
   ): void {
-    const key = `${reporter}|${source.workload}|${source.namespace}|${source.version}|${destination.workload}|${destination.version}|${destinationService}|${code}|${flags}`;
+    let key = `${reporter}|${source.workload}|${source.namespace}|${source.version}|${destination.workload}|${destination.version}|${destinationService}|${code}|${flags}`;
     let s = this.series.get(key);
+    if (!s && this.series.size >= MAX_SERIES) {
+      this.overflowed++;
+      key = `${reporter}|overflow`;
+      s = this.series.get(key);
+      if (!s) {
+        s = this.newSeries(istioLabels(reporter, UNKNOWN_PEER, UNKNOWN_PEER, 'unknown', 0, '-'));
+        this.series.set(key, s);
+      }
+    }
     if (!s) {
-      s = {
-        labels: istioLabels(reporter, source, destination, destinationService, code, flags),
-        count: 0,
-        duration: new Buckets(DURATION_BUCKETS_MS),
-        requestBytes: new Buckets(SIZE_BUCKETS),
-        responseBytes: new Buckets(SIZE_BUCKETS),
-      };
+      s = this.newSeries(istioLabels(reporter, source, destination, destinationService, code, flags));
       this.series.set(key, s);
     }
     s.count++;

@@ -67,7 +67,7 @@ export async function outboundHarness(text: string, handlers: Record<string, Han
   const ctx: SidecarContext = {
     boot: {
       instance: 'client-v1-0', service: 'client', version: 'v1', namespace: 'default', workload: 'client-v1', servicePort: 8080, mode: 'sidecar',
-      listen: { host: '127.0.0.1', inbound: 0, outbound: 0, admin: 0 }, app: { host: '127.0.0.1', port: 1 }, controlUrl: 'http://127.0.0.1:1',
+      listen: { host: '127.0.0.1', inbound: 0, outbound: 0, admin: 0 }, app: { host: '127.0.0.1', port: 1 }, controlUrl: 'http://127.0.0.1:1', controlSecret: 'test',
     },
     self: { workload: 'client-v1', namespace: 'default', app: 'client', version: 'v1', canonicalService: 'client', canonicalRevision: 'v1' },
     snapshot: () => snapshot,

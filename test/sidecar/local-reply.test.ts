@@ -29,3 +29,12 @@ test("flags print in Envoy's order, whatever order they were set in", (t) => {
   t.is(formatFlags(['UT', 'DI']), 'UT,DI');
   t.is(formatFlags(['URX', 'UF', 'UF']), 'UF,URX');
 });
+
+test('past the series bound, requests still count, in one series labelled unknown', async (t) => {
+  const { Registry } = await import('prom-client');
+  const { RequestMetrics, MAX_SERIES } = await import('../../src/sidecar/request-metrics.js');
+  const { servicePeer } = await import('../../src/sidecar/identity.js');
+  const metrics = new RequestMetrics(new Registry());
+  for (let i = 0; i < MAX_SERIES + 100; i++) metrics.record('source', servicePeer('a', 'v1'), servicePeer(`b${i}`, 'v1'), `b${i}`, 200, '-', 1, 1, 1);
+  t.is(metrics.overflowed, 100);
+});

@@ -203,3 +203,16 @@ test('direct responses, redirects, rewrites and header operations', async (t) =>
     await h.close();
   }
 });
+
+test('a Host naming no service is 404 NR and labelled unknown: no caller can grow the metrics without bound', async (t) => {
+  const h = await outboundHarness(base);
+  try {
+    for (let i = 0; i < 50; i++) t.is((await h.call(`nosuch${i}`)).status, 404);
+    const text = await h.metrics.registry.metrics();
+    t.false(/nosuch/.test(text), 'no series names the made-up hosts');
+    t.is((text.match(/^istio_requests_total\{/gm) ?? []).length, 1, 'one series for them all');
+    t.regex(text, /istio_requests_total\{[^}]*destination_service="unknown"[^}]*response_code="404"[^}]*response_flags="NR"[^}]*\} 50/);
+  } finally {
+    await h.close();
+  }
+});
