@@ -15,6 +15,8 @@ export function subscribe<T extends { version: number }>(
   onSnapshot: (snapshot: T) => void | Promise<void>,
   onTrouble: (message: string) => void = () => {},
   initialVersion = 0,
+  /** The run's secret, sent as `Authorization: Bearer SECRET`. */
+  secret?: string,
 ): Subscription {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let version = initialVersion;
@@ -26,7 +28,7 @@ export function subscribe<T extends { version: number }>(
     if (stopped) return;
     const target = new URL(url);
     target.searchParams.set('version', String(version));
-    current = http.get(target, { agent, timeout: POLL_TIMEOUT_MS + 10_000 }, (res) => {
+    current = http.get(target, { agent, timeout: POLL_TIMEOUT_MS + 10_000, headers: secret ? { authorization: `Bearer ${secret}` } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

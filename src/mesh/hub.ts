@@ -1,17 +1,28 @@
 // The one HTTP server mesh-sim itself runs during a mesh: the control plane's long polls
 // and the collector's OTLP endpoint, on 127.0.0.1 (and, for Docker, on the run's
-// network gateway address, which only this host and its containers can reach).
+// network gateway address, which only this host and its containers can reach). Only
+// what mesh-sim started may use it: every request carries the run's secret, which
+// mesh-sim hands over in the environment of what it starts, never on a command line.
 
 import http from 'node:http';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { handleControl } from '../control/server.js';
 import type { ControlPlane, InstanceIdentity } from '../control/plane.js';
 import { handleTraces } from '../telemetry/collector.js';
 import type { Span } from '../telemetry/span.js';
 
+/** How a request to the hub names the run's secret: `Authorization: Bearer SECRET`, as OTLP exporters send headers. */
+export function authorization(secret: string): string {
+  return `Bearer ${secret}`;
+}
+
 export class Hub {
   private readonly servers: http.Server[] = [];
   port = 0;
+  /** The run's secret: a sidecar, workload or app's SDK presents it with every request. */
+  readonly secret = randomBytes(24).toString('base64url');
+  private readonly expected = Buffer.from(authorization(this.secret));
 
   constructor(
     private readonly plane: ControlPlane,
@@ -19,7 +30,17 @@ export class Hub {
     private readonly onSpans: (spans: Span[]) => void,
   ) {}
 
+  private authorized(req: http.IncomingMessage): boolean {
+    const given = Buffer.from(req.headers.authorization ?? '');
+    return given.length === this.expected.length && timingSafeEqual(given, this.expected);
+  }
+
   private handler = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!this.authorized(req)) {
+      req.resume();
+      res.writeHead(401, { 'content-type': 'text/plain', 'www-authenticate': 'Bearer' }).end('mesh-sim: this run\'s control plane and collector take requests only from what the run started\n');
+      return;
+    }
     if (handleTraces(req, res, this.onSpans)) return;
     if (handleControl(this.plane, this.identities, req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('mesh-sim: POST spans to /v1/traces\n');

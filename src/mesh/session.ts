@@ -19,7 +19,7 @@ import { TrafficGenerator } from '../traffic/generator.js';
 import {
   InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeHooks, type StartedInstance,
 } from '../runtime/runtime.js';
-import { Hub } from './hub.js';
+import { Hub, authorization } from './hub.js';
 import { gatewayPlan, matchInstances, planInstances } from './plan.js';
 import { TimelineRunner } from './timeline.js';
 
@@ -94,6 +94,11 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private readonly pendingChecks = new Set<Promise<void>>();
   private startupFailure: ((error: Error) => void) | undefined;
   private stopped = false;
+  /** What a client of the collector must send (an app's own SDK, a test): the run's secret. */
+  get collectorHeaders(): Record<string, string> {
+    return { authorization: authorization(this.hub.secret) };
+  }
+
   /** Spans dropped at the end because their request was never answered. */
   unansweredSpans = 0;
   /** Where the collector takes OTLP/HTTP spans from this machine (for apps' own SDKs). */
@@ -147,6 +152,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       failed.catch(() => {});
       const env = {
         controlUrl,
+        controlSecret: this.hub.secret,
         initialWorkload: (plan: InstancePlan) => this.plane.workloadSnapshot(plan.service, plan.version)!,
       };
       const starting = all.map(async (plan) => {

@@ -62,6 +62,8 @@ export interface RuntimeHooks {
 export interface MeshEnvironment {
   /** The control plane and collector, as instances reach them. */
   controlUrl: string;
+  /** The run's secret, which every request to them carries (in the environment, never a command line). */
+  controlSecret: string;
   /** The behaviour an instance starts with (it follows changes by polling). */
   initialWorkload(plan: InstancePlan): WorkloadSnapshot;
 }
@@ -71,11 +73,13 @@ export interface MeshEnvironment {
  * OpenTelemetry SDK sends spans (the collector, in the protocol it speaks), so its
  * spans join the sidecars' traces with no configuration.
  */
-export function otelEnvironment(collectorUrl: string, plan: InstancePlan): Record<string, string> {
+export function otelEnvironment(collectorUrl: string, plan: InstancePlan, secret: string): Record<string, string> {
   return {
     OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collectorUrl}/v1/traces`,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    // The OpenTelemetry spec's form: key=value pairs, values percent-encoded.
+    OTEL_EXPORTER_OTLP_HEADERS: `authorization=${encodeURIComponent(`Bearer ${secret}`)}`,
     OTEL_SERVICE_NAME: plan.service,
     OTEL_RESOURCE_ATTRIBUTES: `service.version=${plan.version},service.instance.id=${plan.id}`,
     OTEL_PROPAGATORS: 'tracecontext,baggage,b3',

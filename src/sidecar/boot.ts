@@ -31,6 +31,8 @@ export interface SidecarBoot {
   app: { host: string; port: number } | undefined;
   /** The control plane and collector: polls go to /v1/sidecar/..., spans to /v1/traces. */
   controlUrl: string;
+  /** The run's secret, which every request to the control plane and collector carries. */
+  controlSecret: string;
 }
 
 export const SIDECAR_ENV = 'MESH_SIM_SIDECAR';

@@ -73,7 +73,7 @@ export class Sidecar {
       snapshot: () => this.snapshot,
       metrics: new IstioMetrics(),
       // Constants of this sidecar go in the resource, once per export, not on every span.
-      spans: new SpanExporter(boot.controlUrl, {
+      spans: new SpanExporter(boot.controlUrl, boot.controlSecret, {
         'service.name': self.canonicalService,
         'service.namespace': self.namespace,
         'service.version': self.canonicalRevision,
@@ -120,6 +120,8 @@ export class Sidecar {
         return undefined;
       },
       (message) => onWaitForApp(message),
+      0,
+      this.boot.controlSecret,
     );
   }
 

@@ -46,6 +46,7 @@ export class SpanExporter {
 
   constructor(
     collectorUrl: string,
+    private readonly secret: string,
     private readonly resource: Resource,
     private readonly flushMs = 100,
     private readonly maxBatch = 512,
@@ -93,7 +94,7 @@ export class SpanExporter {
       const req = http.request(this.url, {
         method: 'POST',
         agent: this.agent,
-        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${this.secret}` },
         timeout: 5000,
       }, (res) => {
         res.resume();

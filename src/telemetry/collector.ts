@@ -1,5 +1,7 @@
 // The collector's receiving end: OTLP/HTTP JSON on /v1/traces, as any OpenTelemetry
-// exporter sends it (gzip or not). Spans go to whoever the mesh connects.
+// exporter sends it (gzip or not). Spans go to whoever the mesh connects. Bounded:
+// a request's body is limited before and after decompression (a gzip bomb stops at the
+// limit), and so is the number of spans one export may carry.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { gunzip } from 'node:zlib';
@@ -9,6 +11,8 @@ import type { Span } from './span.js';
 
 const gunzipAsync = promisify(gunzip);
 export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
+/** The most spans one export request may carry; the OpenTelemetry SDK sends 512 at a time. */
+export const MAX_SPANS_PER_EXPORT = 10_000;
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -45,10 +49,24 @@ export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans:
     }
     try {
       let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') body = await gunzipAsync(body);
-      const { spans, rejected } = decodeSpans(JSON.parse(body.toString('utf8')));
+      if (req.headers['content-encoding'] === 'gzip') {
+        try {
+          body = await gunzipAsync(body, { maxOutputLength: MAX_EXPORT_BYTES });
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
+            reply(res, 413, { error: `an export is at most ${MAX_EXPORT_BYTES} bytes, uncompressed` });
+            return;
+          }
+          throw error;
+        }
+      }
+      const decoded = decodeSpans(JSON.parse(body.toString('utf8')));
+      const spans = decoded.spans.length > MAX_SPANS_PER_EXPORT ? decoded.spans.slice(0, MAX_SPANS_PER_EXPORT) : decoded.spans;
+      const rejected = decoded.rejected + (decoded.spans.length - spans.length);
       onSpans(spans);
-      reply(res, 200, rejected > 0 ? { partialSuccess: { rejectedSpans: rejected, errorMessage: 'spans without valid ids or times were dropped' } } : {});
+      reply(res, 200, rejected > 0
+        ? { partialSuccess: { rejectedSpans: rejected, errorMessage: `spans without valid ids or times, or past ${MAX_SPANS_PER_EXPORT} in one export, were dropped` } }
+        : {});
     } catch (error) {
       const message = error instanceof OtlpFormatError || error instanceof SyntaxError ? error.message : `cannot read export: ${(error as Error).message}`;
       reply(res, 400, { error: message });

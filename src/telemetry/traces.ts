@@ -19,28 +19,40 @@ export interface TraceShape {
 }
 
 export function analyseTrace(spans: readonly Span[]): TraceShape {
-  const byId = new Map(spans.map((s) => [s.spanId, s]));
+  const byId = new Map<string, Span>();
+  for (const s of spans) byId.set(s.spanId, s);
   const children = new Map<string, Span[]>();
   const roots: Span[] = [];
   let orphans = 0;
   for (const span of spans) {
     if (span.parentSpanId === undefined) roots.push(span);
     else if (!byId.has(span.parentSpanId)) orphans++;
-    else children.set(span.parentSpanId, [...(children.get(span.parentSpanId) ?? []), span]);
+    else {
+      const list = children.get(span.parentSpanId);
+      if (list) list.push(span);
+      else children.set(span.parentSpanId, [span]);
+    }
   }
-  const depthFrom = (span: Span, seen: Set<string>): number => {
-    if (seen.has(span.spanId)) return 0;
-    seen.add(span.spanId);
-    const own = span.kind === 'server' ? 1 : 0;
-    let deepest = 0;
-    for (const child of children.get(span.spanId) ?? []) deepest = Math.max(deepest, depthFrom(child, seen));
-    return own + deepest;
-  };
-  // An incomplete trace's depth is still measured, from every span without a parent here.
+  // Depth in services (server spans) on the longest path, walked without recursion so a
+  // chain of any length (a forged one, say) cannot overflow the stack; each span once.
   const starts = spans.filter((s) => s.parentSpanId === undefined || !byId.has(s.parentSpanId));
-  const depth = Math.max(0, ...starts.map((s) => depthFrom(s, new Set())));
-  const startMs = Math.min(...spans.map((s) => s.startMs));
-  const endMs = Math.max(...spans.map((s) => s.endMs));
+  let depth = 0;
+  const seen = new Set<string>();
+  const stack: Array<{ span: Span; above: number }> = starts.map((span) => ({ span, above: 0 }));
+  while (stack.length > 0) {
+    const { span, above } = stack.pop()!;
+    if (seen.has(span.spanId)) continue;
+    seen.add(span.spanId);
+    const here = above + (span.kind === 'server' ? 1 : 0);
+    if (here > depth) depth = here;
+    for (const child of children.get(span.spanId) ?? []) stack.push({ span: child, above: here });
+  }
+  let startMs = Infinity;
+  let endMs = -Infinity;
+  for (const s of spans) {
+    if (s.startMs < startMs) startMs = s.startMs;
+    if (s.endMs > endMs) endMs = s.endMs;
+  }
   const root = roots.length === 1 ? roots[0] : starts.sort((a, b) => a.startMs - b.startMs)[0];
   const services = [...new Set(spans.filter((s) => s.kind === 'server').map((s) => s.service))];
   return {
@@ -76,8 +88,13 @@ export interface TraceTotals {
  * `settleMs` after its last span and is then counted for good. At most `maxOpen`
  * traces are held; past that the oldest settle early.
  */
+/** The most spans one trace may hold: a real request through a mesh has far fewer; the rest are dropped and counted. */
+export const MAX_SPANS_PER_TRACE = 2000;
+
 export class TraceStore {
   private readonly open = new Map<string, OpenTrace>();
+  /** Spans dropped because their trace already held MAX_SPANS_PER_TRACE. */
+  droppedSpans = 0;
   private readonly settled: TraceShape[] = [];
   private readonly settledSpans = new Map<string, Span[]>();
   private readonly totals: TraceTotals = { count: 0, complete: 0, maxDepth: 0 };
@@ -106,6 +123,10 @@ export class TraceStore {
       // Keep insertion order by recency, so the oldest open trace is first.
       this.open.delete(span.traceId);
       this.open.set(span.traceId, trace);
+    }
+    if (trace.spans.length >= MAX_SPANS_PER_TRACE) {
+      this.droppedSpans++;
+      return;
     }
     trace.spans.push(span);
     trace.lastSeenMs = nowMs;

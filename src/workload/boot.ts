@@ -14,6 +14,8 @@ export interface WorkloadBoot {
   proxy: { host: string; port: number };
   /** Where to poll for behaviour changes; absent means the initial behaviour is final. */
   controlUrl: string | undefined;
+  /** The run's secret for the control plane. */
+  controlSecret: string;
   initial: WorkloadSnapshot;
 }
 

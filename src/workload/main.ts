@@ -17,6 +17,7 @@ const subscription = boot.controlUrl
       (snapshot) => workload.update(snapshot),
       (message) => process.stderr.write(`${boot.instance}: ${message}\n`),
       boot.initial.version,
+      boot.controlSecret,
     )
   : undefined;
 

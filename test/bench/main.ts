@@ -64,6 +64,7 @@ async function startSidecar(upstream: number): Promise<{ inbound: number; outbou
     listen: { host: '127.0.0.1', inbound: inbound!, outbound: outbound!, admin: admin! },
     app: { host: '127.0.0.1', port: upstream },
     controlUrl: `http://127.0.0.1:${hubPort}`,
+    controlSecret: hub.secret,
   };
   const child = spawn(process.execPath, [here('../../src/sidecar/main.js')], {
     env: { ...process.env, [SIDECAR_ENV]: JSON.stringify(boot) },

@@ -11,6 +11,7 @@ services:
       node -e "require('http').createServer((q, r) => r.end(JSON.stringify({
         port: process.env.PORT, proxy: process.env.HTTP_PROXY,
         otlp: process.env.OTEL_EXPORTER_OTLP_ENDPOINT, protocol: process.env.OTEL_EXPORTER_OTLP_PROTOCOL,
+        headers: process.env.OTEL_EXPORTER_OTLP_HEADERS,
         name: process.env.OTEL_SERVICE_NAME }))).listen(process.env.PORT)"
 `;
 
@@ -31,4 +32,5 @@ test.serial("a program of one's own is told PORT, HTTP_PROXY and where its OpenT
   t.is(told.otlp, mesh.session.collectorUrl);
   t.is(told.protocol, 'http/json', 'the protocol the collector speaks');
   t.is(told.name, 'mine');
+  t.is(decodeURIComponent(told.headers!.replace(/^authorization=/, '')), mesh.session.collectorHeaders.authorization!, "the run's secret, as OTEL_EXPORTER_OTLP_HEADERS carries headers");
 });

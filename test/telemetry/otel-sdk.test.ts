@@ -21,7 +21,7 @@ services:
 test.serial("a real OpenTelemetry SDK's spans join the sidecars' spans of the same trace", async (t) => {
   const mesh = await startMesh(await loadText(scenario));
   const { session } = mesh;
-  const exporter = new OTLPTraceExporter({ url: `${session.collectorUrl}/v1/traces` });
+  const exporter = new OTLPTraceExporter({ url: `${session.collectorUrl}/v1/traces`, headers: session.collectorHeaders });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'checkout-client' }),
     spanProcessors: [new BatchSpanProcessor(exporter)],

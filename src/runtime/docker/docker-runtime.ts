@@ -123,6 +123,7 @@ export class DockerRuntime implements Runtime {
       listen: { host: '0.0.0.0', inbound: POD_PORTS.inbound, outbound: POD_PORTS.outbound, admin: POD_PORTS.admin, outboundHost: mode === 'gateway' ? '0.0.0.0' : '127.0.0.1' },
       app: mode === 'gateway' ? undefined : { host: '127.0.0.1', port: pod.plan.servicePort },
       controlUrl: pod.env.controlUrl,
+      controlSecret: pod.env.controlSecret,
     };
   }
 
@@ -165,10 +166,10 @@ export class DockerRuntime implements Runtime {
       ? [`${WORKLOAD_ENV}=${JSON.stringify({
           instance: plan.id, service: plan.service, version: plan.version,
           listen: { host: '127.0.0.1', port: plan.servicePort }, proxy: { host: '127.0.0.1', port: POD_PORTS.outbound },
-          controlUrl: env.controlUrl, initial: env.initialWorkload(plan),
+          controlUrl: env.controlUrl, controlSecret: env.controlSecret, initial: env.initialWorkload(plan),
         } satisfies WorkloadBoot)}`]
       : [`PORT=${plan.servicePort}`, `HTTP_PROXY=${proxy}`, `http_proxy=${proxy}`, `MESH_SIM_INSTANCE=${plan.id}`, `MESH_SIM_SERVICE=${plan.service}`, `MESH_SIM_VERSION=${plan.version}`,
-        ...Object.entries(otelEnvironment(env.controlUrl, plan)).map(([k, v]) => `${k}=${v}`)];
+        ...Object.entries(otelEnvironment(env.controlUrl, plan, env.controlSecret)).map(([k, v]) => `${k}=${v}`)];
     if (plan.kind === 'image' && !(await imageExists(this.docker, plan.image!))) {
       const pulled = await tryPull(this.docker, plan.image!, 60_000);
       if (!pulled.ok) throw new InstanceStartError(plan.id, `${plan.service}'s image ${plan.image} is not here and cannot be pulled: ${pulled.reason}`);

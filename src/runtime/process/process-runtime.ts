@@ -80,6 +80,7 @@ export class ProcessRuntime implements Runtime {
         listen: { host: LOOPBACK, port: appPort! },
         proxy: { host: LOOPBACK, port: outbound! },
         controlUrl,
+        controlSecret: env.controlSecret,
         initial: env.initialWorkload(plan),
       };
       this.spawnMember(pod, 'app', process.execPath, [...CHILD_NODE_FLAGS, WORKLOAD_MAIN], { [WORKLOAD_ENV]: JSON.stringify(boot) }, false);
@@ -87,7 +88,7 @@ export class ProcessRuntime implements Runtime {
       const proxy = `http://${LOOPBACK}:${outbound}`;
       this.spawnMember(pod, 'app', '/bin/sh', ['-c', plan.command!], {
         PORT: String(appPort), HTTP_PROXY: proxy, http_proxy: proxy, NO_PROXY: '', MESH_SIM_INSTANCE: plan.id,
-        MESH_SIM_SERVICE: plan.service, MESH_SIM_VERSION: plan.version, ...otelEnvironment(controlUrl, plan),
+        MESH_SIM_SERVICE: plan.service, MESH_SIM_VERSION: plan.version, ...otelEnvironment(controlUrl, plan, env.controlSecret),
       }, true);
     }
     const boot: SidecarBoot = {
@@ -101,6 +102,7 @@ export class ProcessRuntime implements Runtime {
       listen: { host: LOOPBACK, inbound: inbound!, outbound: outbound!, admin: admin! },
       app: plan.kind === 'gateway' ? undefined : { host: LOOPBACK, port: appPort! },
       controlUrl,
+      controlSecret: env.controlSecret,
     };
     this.spawnMember(pod, 'sidecar', process.execPath, [...CHILD_NODE_FLAGS, SIDECAR_MAIN], { [SIDECAR_ENV]: JSON.stringify(boot) }, false);
     pod.started = {
@@ -165,7 +167,7 @@ export class ProcessRuntime implements Runtime {
     if (!binary) {
       return { prometheus: undefined, grafana: undefined, notes: ['no prometheus on PATH: install it (Debian: apt install prometheus) to query the mesh with PromQL', grafanaNote] };
     }
-    this.prometheus = new LocalPrometheus(binary);
+    this.prometheus = new LocalPrometheus(binary, this.record.runId);
     try {
       const url = await this.prometheus.start(this.adminAddresses(), options.scrapeIntervalSeconds);
       await this.remember();
