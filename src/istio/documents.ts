@@ -15,11 +15,8 @@ import { YamlLocator } from '../scenario/positions.js';
 import { describeValue } from '../scenario/report.js';
 import { parseResource, resourceKey, type IstioResource } from './resources.js';
 import type { ResourceRef } from '../scenario/model.js';
+import { LIMITS } from '../scenario/limits.js';
 
-/** Hand-written configuration, not a data dump: the most files and bytes an include may bring. */
-export const MAX_INCLUDED_FILES = 100;
-export const MAX_INCLUDED_BYTES = 1024 * 1024;
-const MAX_ALIAS_COUNT = 100;
 
 /**
  * The resources of an `istio:` list or a timeline `apply:`, each at its place in the
@@ -70,8 +67,8 @@ export function includedResources(value: unknown, scenarioFile: string, report: 
     }
     for (const f of found) if (!files.includes(f)) files.push(f);
   });
-  if (files.length > MAX_INCLUDED_FILES) {
-    report.error(['include'], `names ${files.length} files; a scenario includes at most ${MAX_INCLUDED_FILES}`);
+  if (files.length > LIMITS.includedFiles) {
+    report.error(['include'], `names ${files.length} files; a scenario includes at most ${LIMITS.includedFiles}`);
     return [];
   }
   let total = 0;
@@ -81,8 +78,8 @@ export function includedResources(value: unknown, scenarioFile: string, report: 
     let text: string;
     try {
       total += statSync(shown).size;
-      if (total > MAX_INCLUDED_BYTES) {
-        sink({ file: shown, line: 0, col: 0, path: '', message: `the included files pass ${MAX_INCLUDED_BYTES / 1024 / 1024} MiB in all: an include holds hand-written resources`, severity: 'error' });
+      if (total > LIMITS.includedBytes) {
+        sink({ file: shown, line: 0, col: 0, path: '', message: `the included files pass ${LIMITS.includedBytes / 1024 / 1024} MiB in all: an include holds hand-written resources`, severity: 'error' });
         break;
       }
       text = readFileSync(shown, 'utf8');
@@ -121,7 +118,7 @@ export function fileResources(text: string, file: string, sink: (problem: Proble
     if (doc.contents === null) continue;
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+      value = doc.toJS({ maxAliasCount: LIMITS.aliasCount });
     } catch {
       sink({ file, line: 1, col: 1, path: '', message: 'aliases expand past a sane size: a resource needs no more than a few aliases', severity: 'error' });
       continue;

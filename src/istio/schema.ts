@@ -11,12 +11,10 @@ import {
 } from '../scenario/fields.js';
 import { didYouMean } from '../scenario/suggest.js';
 import { RETRY_CONDITIONS, type RetryCondition, type StringMatch } from '../policy/config.js';
+import { LIMITS } from '../scenario/limits.js';
 
 export const NETWORKING_VERSIONS = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] as const;
 export const SECURITY_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
-
-/** The longest regular expression a match may hold; RE2 is linear in the input, this bounds the program. */
-export const MAX_REGEX_LENGTH = 500;
 
 /** Istio's Percent: `{value: 10}` (a double from 0 to 100). */
 export const istioPercent = leaf<number>((v) => {
@@ -32,7 +30,7 @@ export const istioPercent = leaf<number>((v) => {
 
 /** A regular expression as Envoy takes it: RE2 syntax (no backreferences, no lookaround), matched in linear time. */
 export function re2Problem(source: string): string | undefined {
-  if (source.length > MAX_REGEX_LENGTH) return `a regex is at most ${MAX_REGEX_LENGTH} characters`;
+  if (source.length > LIMITS.regexLength) return `a regex is at most ${LIMITS.regexLength} characters`;
   try {
     RE2JS.compile(source);
     return undefined;

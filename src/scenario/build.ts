@@ -16,6 +16,7 @@ import { describeResource, type IstioResource } from '../istio/resources.js';
 
 export type { Reporter } from './report.js';
 import type { Reporter } from './report.js';
+import { LIMITS } from './limits.js';
 
 /** Sections that parsed; a section or service that failed is absent but its name is known. */
 export interface ParsedSections {
@@ -177,7 +178,15 @@ function buildServices(entries: Array<[string, RawService | undefined]>, report:
           command: v.command ?? base.command,
           where: report.where([...path, 'versions', version]),
         }));
+    for (const v of versions) {
+      const count = v.calls.reduce((n, step) => n + (step.kind === 'call' ? 1 : step.calls.length), 0);
+      if (count > LIMITS.callsPerRequest) report.error([...path, 'calls'], `${count} calls; a service makes at most ${LIMITS.callsPerRequest} per request`);
+    }
     out.push({ name, port: raw.port, versions, where: report.where(path) });
+  }
+  const instances = out.reduce((n, s) => n + s.versions.reduce((m, v) => m + v.replicas, 0), 0);
+  if (instances > LIMITS.instances) {
+    report.error(['services'], `${instances} instances in all (services × versions × replicas); one machine runs at most ${LIMITS.instances}`, true);
   }
   return { services: out, calls };
 }
@@ -225,31 +234,37 @@ function checkCalls(calls: CallRef[], refs: References, report: Reporter): void 
 
 function findCycle(edges: CallRef[]): CallRef[] | undefined {
   const out = new Map<string, CallRef[]>();
-  for (const e of edges) out.set(e.from, [...(out.get(e.from) ?? []), e]);
+  for (const e of edges) {
+    const list = out.get(e.from);
+    if (list) list.push(e);
+    else out.set(e.from, [e]);
+  }
   const state = new Map<string, 'visiting' | 'done'>();
-  const stack: CallRef[] = [];
-  const visit = (node: string): CallRef[] | undefined => {
-    state.set(node, 'visiting');
-    for (const edge of out.get(node) ?? []) {
-      const s = state.get(edge.to);
-      if (s === 'visiting') {
-        const start = stack.findIndex((e) => e.from === edge.to);
-        return [...stack.slice(start === -1 ? stack.length : start), edge];
+  // Depth first without recursion: a chain of any length cannot overflow the stack.
+  for (const start of out.keys()) {
+    if (state.has(start)) continue;
+    const path: CallRef[] = [];
+    const frames: Array<{ node: string; next: number }> = [{ node: start, next: 0 }];
+    state.set(start, 'visiting');
+    while (frames.length > 0) {
+      const frame = frames[frames.length - 1]!;
+      const edge = (out.get(frame.node) ?? [])[frame.next++];
+      if (!edge) {
+        state.set(frame.node, 'done');
+        frames.pop();
+        path.pop();
+        continue;
       }
-      if (s === undefined) {
-        stack.push(edge);
-        const found = visit(edge.to);
-        if (found) return found;
-        stack.pop();
+      const seen = state.get(edge.to);
+      if (seen === 'visiting') {
+        const from = path.findIndex((e) => e.from === edge.to);
+        return [...path.slice(from === -1 ? path.length : from), edge];
       }
-    }
-    state.set(node, 'done');
-    return undefined;
-  };
-  for (const node of out.keys()) {
-    if (state.get(node) === undefined) {
-      const found = visit(node);
-      if (found) return found;
+      if (seen === undefined) {
+        state.set(edge.to, 'visiting');
+        path.push(edge);
+        frames.push({ node: edge.to, next: 0 });
+      }
     }
   }
   return undefined;

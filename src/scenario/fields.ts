@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
 import { didYouMean } from './suggest.js';
+import { LIMITS } from './limits.js';
 
 /** Marks an issue that belongs to a key rather than its value, for positions. */
 export const AT_KEY = { at: 'key' } as const;
@@ -96,15 +97,12 @@ export function leaf<T>(parse: (value: unknown) => { ok: T } | { error: string }
   });
 }
 
-/** The longest duration a scenario may name: a day, well inside what a timer can hold (2^31 ms). */
-export const MAX_DURATION_MS = 24 * 3_600_000;
-
 export const duration = leaf<number>((v) => {
   if (typeof v === 'number') return { error: `a duration needs a unit: write \`${v}ms\` or \`${v}s\`` };
   if (typeof v !== 'string') return { error: `expected a duration such as \`250ms\` or \`2s\`, got ${describe(v)}` };
   const ms = parseDuration(v);
   if (ms === undefined) return { error: `\`${v}\` is not a duration: write a number and a unit (ms, s, m, h), e.g. 250ms, 1.5s, 1m` };
-  if (ms > MAX_DURATION_MS) return { error: `\`${v}\` is longer than the longest duration a scenario may name (24h)` };
+  if (ms > LIMITS.durationMs) return { error: `\`${v}\` is longer than the longest duration a scenario may name (24h)` };
   return { ok: ms };
 });
 
@@ -112,7 +110,9 @@ export const size = leaf<number>((v) => {
   if (typeof v === 'number') return { error: `a size needs a unit: write \`${v}B\` or \`${v}KiB\`` };
   if (typeof v !== 'string') return { error: `expected a size such as \`512B\` or \`4KiB\`, got ${describe(v)}` };
   const bytes = parseSize(v);
-  return bytes === undefined ? { error: `\`${v}\` is not a size: write e.g. 512B, 4KiB, 1MiB` } : { ok: bytes };
+  if (bytes === undefined) return { error: `\`${v}\` is not a size: write e.g. 512B, 4KiB, 1MiB` };
+  if (bytes > LIMITS.responseBytes) return { error: `\`${v}\` is more than the largest size a scenario may name (64MiB)` };
+  return { ok: bytes };
 });
 
 export function percentage(min = 0) {

@@ -18,11 +18,8 @@ import {
 import { fileProblem, formatPath, ScenarioError, type Path, type Problem } from './problems.js';
 import { YamlLocator, type Locator, type Position } from './positions.js';
 import { didYouMean } from './suggest.js';
+import { LIMITS } from './limits.js';
 
-/** Scenarios are written by hand; a file this large is a mistake, not a scenario. */
-export const MAX_SCENARIO_BYTES = 1024 * 1024;
-/** yaml's guard against alias expansion ("billion laughs"): alias uses weighted by size. */
-const MAX_ALIAS_COUNT = 100;
 
 export interface LoadedScenario {
   scenario: Scenario;
@@ -36,8 +33,8 @@ export async function loadScenarioFile(file: string): Promise<LoadedScenario> {
   try {
     const info = await stat(file);
     if (info.isDirectory()) throw new ScenarioError([fileProblem(file, 'is a directory, not a scenario file')]);
-    if (info.size > MAX_SCENARIO_BYTES) {
-      throw new ScenarioError([fileProblem(file, `is ${(info.size / 1024 / 1024).toFixed(1)} MiB; a scenario is at most ${MAX_SCENARIO_BYTES / 1024 / 1024} MiB of hand-written YAML`)]);
+    if (info.size > LIMITS.scenarioBytes) {
+      throw new ScenarioError([fileProblem(file, `is ${(info.size / 1024 / 1024).toFixed(1)} MiB; a scenario is at most ${LIMITS.scenarioBytes / 1024 / 1024} MiB of hand-written YAML`)]);
     }
     text = await readFile(file, 'utf8');
   } catch (error) {
@@ -59,8 +56,8 @@ function describeFsError(error: unknown): string {
 }
 
 export function parseScenario(text: string, file: string): LoadedScenario {
-  if (Buffer.byteLength(text) > MAX_SCENARIO_BYTES) {
-    throw new ScenarioError([fileProblem(file, `is larger than ${MAX_SCENARIO_BYTES / 1024 / 1024} MiB; a scenario is hand-written YAML`)]);
+  if (Buffer.byteLength(text) > LIMITS.scenarioBytes) {
+    throw new ScenarioError([fileProblem(file, `is larger than ${LIMITS.scenarioBytes / 1024 / 1024} MiB; a scenario is hand-written YAML`)]);
   }
   if (text.includes('\u0000')) throw new ScenarioError([fileProblem(file, 'is not a text file (it holds NUL bytes)')]);
   const lines = new LineCounter();
@@ -76,7 +73,7 @@ export function parseScenario(text: string, file: string): LoadedScenario {
   }
   let document: unknown;
   try {
-    document = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+    document = doc.toJS({ maxAliasCount: LIMITS.aliasCount });
   } catch (error) {
     const message = error instanceof ReferenceError || /alias/i.test(String(error))
       ? 'aliases expand past a sane size (a "billion laughs" YAML bomb?): a scenario needs no more than a few aliases'
@@ -89,11 +86,34 @@ export function parseScenario(text: string, file: string): LoadedScenario {
   }
 
   const locator = new YamlLocator(doc, lines);
+  refuseOversized(file, document, locator);
   const resources = gatherResources(file, document, locator, problems);
   const base = validate(file, document, locator, (p) => formatPath(p), problems, undefined, { resources: resources.base, applies: resources.applies });
   const states = validatePatches(file, document, doc, lines, locator, problems, resources);
   if (problems.hasErrors() || !base) throw new ScenarioError(problems.all());
   return { scenario: base, states, warnings: problems.all() };
+}
+
+/** The sections whose length a scenario is held to, and the limit each has (FORMAT.md, "Limits"). */
+const SECTION_LIMITS: Array<[string, number, string]> = [
+  ['services', LIMITS.services, 'services'],
+  ['mesh', LIMITS.services, 'services'],
+  ['traffic', LIMITS.flows, 'flows'],
+  ['timeline', LIMITS.events, 'events'],
+  ['checks', LIMITS.checks, 'checks'],
+];
+
+/** A scenario past a limit is refused before any of it is analysed: a mistake, not a mesh to check. */
+function refuseOversized(file: string, document: Record<string, unknown>, locator: Locator): void {
+  const problems: Problem[] = [];
+  for (const [key, most, what] of SECTION_LIMITS) {
+    const value = document[key];
+    const count = Array.isArray(value) ? value.length : isPlainObject(value) ? Object.keys(value).length : 0;
+    if (count <= most) continue;
+    const { line, col } = locator.locate([key], true);
+    problems.push({ file, line, col, path: key, message: `holds ${count}; a scenario has at most ${most} ${what}`, severity: 'error' });
+  }
+  if (problems.length > 0) throw new ScenarioError(problems);
 }
 
 /** yaml's messages name the rule; ours say what to do about it. */
