@@ -129,6 +129,10 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     clearTimeout(timer);
     output.err(`  ${interrupted ? 'interrupted' : 'done'} after ${formatDuration(Math.round(elapsed() / 100) * 100)}: draining and stopping`);
     await session.finish();
+    const unanswered = session.traffic?.counts.unanswered ?? 0;
+    if (unanswered > 0) {
+      output.err(`  ${unanswered} request${unanswered === 1 ? ' was' : 's were'} still in flight when the run ended: counted as unanswered, not as errors`);
+    }
   } catch (error) {
     await session.shutdown();
     if (error instanceof InstanceStartError) {

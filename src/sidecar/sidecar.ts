@@ -17,6 +17,7 @@ import { Outbound } from './outbound.js';
 import { ClusterSet } from './clusters.js';
 import { handleAdmin } from './admin.js';
 import { IstioMetrics, LineWriter, SpanExporter, nowMs } from './telemetry.js';
+import { SIDECAR_SDK } from '../telemetry/span.js';
 
 const SERVER_KEEPALIVE_MS = 65_000;
 
@@ -80,7 +81,7 @@ export class Sidecar {
         'service.instance.id': boot.instance,
         'istio.canonical_service': self.canonicalService,
         'istio.canonical_revision': self.canonicalRevision,
-        'telemetry.sdk.name': 'mesh-sim-sidecar',
+        'telemetry.sdk.name': SIDECAR_SDK,
       }),
       log: new LineWriter(writeOut),
     };

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { encodeSpans, type Resource } from '../telemetry/otlp.js';
-import type { Span } from '../telemetry/span.js';
+import { SIDECAR_SDK, type Span } from '../telemetry/span.js';
 import { RequestMetrics } from './request-metrics.js';
 
 export class IstioMetrics {
@@ -89,7 +89,7 @@ export class SpanExporter {
   }
 
   private post(batch: Span[]): Promise<void> {
-    const body = encodeSpans(this.resource, batch, { name: 'mesh-sim-sidecar', version: '1' });
+    const body = encodeSpans(this.resource, batch, { name: SIDECAR_SDK, version: '1' });
     return new Promise((resolve, reject) => {
       const req = http.request(this.url, {
         method: 'POST',

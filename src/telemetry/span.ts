@@ -20,6 +20,9 @@ export interface Span {
 }
 
 /** Attribute keys the sidecars write and the collector reads. */
+/** The `telemetry.sdk.name` (and scope name) every sidecar puts on its spans: what marks them as the mesh's. */
+export const SIDECAR_SDK = 'mesh-sim-sidecar';
+
 export const ATTR = {
   method: 'http.request.method',
   path: 'url.path',

@@ -5,7 +5,7 @@
 // windows: see windows.ts), and as totals for the whole run, so memory stays bounded.
 
 import { Sketch } from './sketch.js';
-import { ATTR, attrString, durationMs, isErrorStatus, statusOf, type Span } from './span.js';
+import { ATTR, SIDECAR_SDK, attrString, durationMs, isErrorStatus, statusOf, type Span } from './span.js';
 import { NO_SEGMENT } from './windows.js';
 
 interface Slot {
@@ -131,10 +131,13 @@ class Eviction {
   }
 }
 
-/** Spans the sidecars recorded: the source of truth for counts, as Istio's metrics are. */
+/**
+ * Spans the sidecars recorded: the source of truth for counts, as Istio's metrics are.
+ * Only spans that say so count; an app's own spans (a real SDK, or hand-written OTLP
+ * naming no SDK) are traced and shown, never counted.
+ */
 export function isSidecarSpan(span: Span): boolean {
-  const sdk = span.attributes['telemetry.sdk.name'];
-  return sdk === undefined || sdk === 'mesh-sim-sidecar';
+  return span.attributes['telemetry.sdk.name'] === SIDECAR_SDK;
 }
 
 export class RequestStats {

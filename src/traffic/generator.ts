@@ -48,6 +48,8 @@ interface FlowState {
   /** Open loop and rate cap: the next scheduled arrival (performance.now() time). */
   nextAt: number;
   inFlight: Set<number>;
+  /** Requests still in flight when the run gave up waiting: never answered, whatever comes later. */
+  abandoned: Set<number>;
   /** Rate-capped closed loop: arrivals waiting for a free place. */
   waiting: number;
   /** Closed loop: when each recent request was sent (request `sendsFrom` first), to place window boundaries. */
@@ -108,7 +110,7 @@ export class TrafficGenerator {
         existing.flow = flow;
         if (rateChanged) existing.nextAt = at + this.gap(flow, existing.n);
       } else {
-        this.flows.set(flow.id, { flow, n: 0, nextAt: at + this.gap(flow, 0), inFlight: new Set(), waiting: 0, sends: [], sendsFrom: 0 });
+        this.flows.set(flow.id, { flow, n: 0, nextAt: at + this.gap(flow, 0), inFlight: new Set(), abandoned: new Set(), waiting: 0, sends: [], sendsFrom: 0 });
       }
     }
     if (this.running) {
@@ -268,8 +270,10 @@ export class TrafficGenerator {
     return true;
   }
 
+  /** Whether request `n` is waiting for its answer, or was abandoned waiting (so its spans never count). */
   isInFlight(flow: string, n: number): boolean {
-    return this.flows.get(flow)?.inFlight.has(n) ?? false;
+    const state = this.flows.get(flow);
+    return state !== undefined && (state.inFlight.has(n) || state.abandoned.has(n));
   }
 
   /** Requests still in flight, as `flow.n` keys. */
@@ -295,6 +299,8 @@ export class TrafficGenerator {
       clearTimeout(timer);
     }
     this.counts.unanswered = this.inFlight;
+    // Closing the pool ends them with resets whose spans still arrive: they stay unanswered.
+    for (const state of this.flows.values()) for (const n of state.inFlight) state.abandoned.add(n);
     this.drained = undefined;
     await this.pool.destroy().catch(() => {});
   }
