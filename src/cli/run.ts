@@ -10,7 +10,7 @@ import { freshSeed } from '../policy/decide.js';
 import { MeshSession } from '../mesh/session.js';
 import { formatSummary, sessionSummary } from '../mesh/summary.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
-import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/select.js';
+import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/registry.js';
 import { clock } from '../tui/model.js';
 import { EXIT, UserError } from './exit-codes.js';
 import type { Output } from './validate.js';

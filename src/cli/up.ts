@@ -6,7 +6,7 @@ import { formatDuration } from '../scenario/units.js';
 import { freshSeed } from '../policy/decide.js';
 import { MeshSession } from '../mesh/session.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
-import { runtimeFactory } from '../runtime/select.js';
+import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { loadOrExplain, parseRuntime, parseSeed } from './run.js';
 import type { Output } from './validate.js';

@@ -17,8 +17,9 @@ import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
 import type { Span } from '../telemetry/span.js';
 import { TrafficGenerator } from '../traffic/generator.js';
 import {
-  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeHooks, type StartedInstance,
+  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeFactory, type StartedInstance,
 } from '../runtime/runtime.js';
+import { Reaper } from '../runtime/reaper.js';
 import { Hub, authorization } from './hub.js';
 import { gatewayPlan, matchInstances, planInstances } from './plan.js';
 import { TimelineRunner } from './timeline.js';
@@ -41,8 +42,6 @@ export interface InstanceStatus {
   generation: number;
   since: number;
 }
-
-export type RuntimeFactory = (hooks: RuntimeHooks, runId: string) => Runtime;
 
 export interface SessionOptions {
   runtimeFactory: RuntimeFactory;
@@ -79,6 +78,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   readonly traces = new TraceStore();
   readonly plane: ControlPlane;
   readonly runtime: Runtime;
+  private reaper: Reaper | undefined;
   readonly instances = new Map<string, InstanceStatus>();
   readonly checkResults: CheckResult[] = [];
   scenario: Scenario;
@@ -136,6 +136,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   /** Starts everything; resolves when every instance is ready and every sidecar has the current config. */
   async start(): Promise<void> {
     const began = performance.now();
+    // Before anything starts: should mesh-sim die from here on, the reaper removes what it started.
+    this.reaper = Reaper.start(this.runtime.name, this.runId);
     try {
       const prep = await this.runtime.prepare((m) => this.emit('progress', m));
       const port = await this.hub.listen(prep.listenHosts);
@@ -403,6 +405,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.timeline?.stop();
     this.traffic?.stop();
     await this.runtime.stop(graceMs);
+    // Everything is stopped: the reaper has nothing to do.
+    await this.reaper?.dismiss();
     clearInterval(this.settleTimer);
     await this.hub.close();
     this.plane.removeAllListeners();

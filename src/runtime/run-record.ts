@@ -6,7 +6,7 @@
 import { lstat, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join, relative, resolve, isAbsolute } from 'node:path';
-import { RuntimeUnavailableError } from './runtime.js';
+import { RuntimeUnavailableError, type CleanupScope } from './runtime.js';
 
 export interface RunRecordData {
   runId: string;
@@ -156,13 +156,14 @@ export interface RemovedProcesses {
 
 /**
  * Kills what process-runtime runs left behind and deletes their records and scratch
- * directories. By default only runs whose mesh-sim is gone; `except` spares one run.
+ * directories: runs whose mesh-sim is gone, all, or one run's; `except` spares one run.
  */
-export async function removeProcessRuns(which: 'dead' | 'all', except?: string): Promise<RemovedProcesses> {
+export async function removeProcessRuns(which: CleanupScope, except?: string): Promise<RemovedProcesses> {
   let runs = 0;
   let processes = 0;
   for (const record of await readRunRecords()) {
-    if (record.runId === except || (which === 'dead' && alive(record.owner))) continue;
+    if (record.runId === except) continue;
+    if (typeof which === 'object' ? record.runId !== which.run : which === 'dead' && alive(record.owner)) continue;
     runs++;
     for (const member of record.members) {
       if (!alive(member.pid) || !(await isMeshSimProcess(member.pid))) continue;

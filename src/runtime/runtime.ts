@@ -68,24 +68,6 @@ export interface MeshEnvironment {
   initialWorkload(plan: InstancePlan): WorkloadSnapshot;
 }
 
-/**
- * What a bring-your-own app is told, besides PORT and HTTP_PROXY: where its own
- * OpenTelemetry SDK sends spans (the collector, in the protocol it speaks), so its
- * spans join the sidecars' traces with no configuration.
- */
-export function otelEnvironment(collectorUrl: string, plan: InstancePlan, secret: string): Record<string, string> {
-  return {
-    OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
-    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collectorUrl}/v1/traces`,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
-    // The OpenTelemetry spec's form: key=value pairs, values percent-encoded.
-    OTEL_EXPORTER_OTLP_HEADERS: `authorization=${encodeURIComponent(`Bearer ${secret}`)}`,
-    OTEL_SERVICE_NAME: plan.service,
-    OTEL_RESOURCE_ATTRIBUTES: `service.version=${plan.version},service.instance.id=${plan.id}`,
-    OTEL_PROPAGATORS: 'tracecontext,baggage,b3',
-  };
-}
-
 export interface RuntimePreparation {
   /** Addresses the control plane must listen on for instances to reach it. */
   listenHosts: string[];
@@ -101,7 +83,8 @@ export interface Observability {
 }
 
 export interface Runtime {
-  readonly name: 'process' | 'docker';
+  /** Its name in the registry (src/runtime/registry.ts): `process`, `docker`. */
+  readonly name: string;
   /** Gets ready to start instances (a Docker network, images); says where the control plane listens. */
   prepare(progress: (message: string) => void): Promise<RuntimePreparation>;
   start(plan: InstancePlan, env: MeshEnvironment): Promise<StartedInstance>;
@@ -113,6 +96,30 @@ export interface Runtime {
   startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability>;
   /** Stops everything it started: gracefully, then by force after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
+}
+
+export type RuntimeFactory = (hooks: RuntimeHooks, runId: string) => Runtime;
+
+/** Which runs' leftovers to remove: those whose mesh-sim is gone, all, or one run's. */
+export type CleanupScope = 'dead' | 'all' | { run: string };
+
+export interface CleanupReport {
+  /** Runs whose leftovers were removed. */
+  runs: number;
+  /** What was removed, in words (`3 containers and 1 network`); empty when nothing was. */
+  removed: string;
+  /** False when the runtime could not look (no Docker daemon here). */
+  reachable: boolean;
+}
+
+/** A runtime as the CLI, `down` and the reaper know it: how to make one, how to clean up after one. */
+export interface RuntimeDefinition {
+  name: string;
+  /** One line for `--help`. */
+  summary: string;
+  create: RuntimeFactory;
+  /** Removes what runs left behind: containers, processes, scratch directories. */
+  cleanup(scope: CleanupScope): Promise<CleanupReport>;
 }
 
 /** A runtime that cannot run here, with what to do about it; exit code 2. */

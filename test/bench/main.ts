@@ -12,7 +12,7 @@ import { MeshSession } from '../../src/mesh/session.js';
 import { loadScenarioFile } from '../../src/scenario/load.js';
 import { emptyMeshConfig } from '../../src/policy/config.js';
 import type { Scenario } from '../../src/scenario/model.js';
-import { runtimeFactory, type RuntimeName } from '../../src/runtime/select.js';
+import { runtimeFactory, type RuntimeName } from '../../src/runtime/registry.js';
 import Docker from 'dockerode';
 import { freePorts } from '../../src/runtime/process/ports.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../../src/sidecar/boot.js';

@@ -12,7 +12,7 @@ import { App } from '../../src/tui/app.js';
 import { UiStore } from '../../src/tui/store.js';
 import { MeshSession } from '../../src/mesh/session.js';
 import { loadScenarioFile } from '../../src/scenario/load.js';
-import { runtimeFactory } from '../../src/runtime/select.js';
+import { runtimeFactory } from '../../src/runtime/registry.js';
 import { decodeSpans, encodeSpans } from '../../src/telemetry/otlp.js';
 import { ATTR, type Span } from '../../src/telemetry/span.js';
 import { newSpanId, newTraceId } from '../../src/telemetry/trace-context.js';

@@ -5,14 +5,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { findOnPath } from '../../src/runtime/which.js';
-import { processesTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
+import { eventually, processesTagged, reaperTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
 const prometheus = findOnPath('prometheus');
 const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
 const run = prometheus || required ? test.serial : test.skip;
 
-/** Starts `mesh-sim run` with Prometheus, waits until it scrapes, then kills mesh-sim with SIGKILL: nothing of its own cleanup runs. */
-async function killedRun(stateDir: string, tag: string): Promise<{ survivors: number[]; prometheusDir: string }> {
+/**
+ * Starts `mesh-sim run` with Prometheus, waits until it scrapes, then kills mesh-sim
+ * with SIGKILL: nothing of its own cleanup runs. With `reaperToo`, its reaper dies at
+ * the same moment (as when a whole session is killed), leaving the clean-up to `down`.
+ */
+async function killedRun(stateDir: string, tag: string, reaperToo: boolean): Promise<{ survivors: number[]; prometheusDir: string }> {
   const { child, result } = startCli(['run', 'scenarios/bookinfo.yaml', '--duration', '60s', '--prometheus'], { MESH_SIM_STATE_DIR: stateDir, MESH_SIM_TEST_TAG: tag });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -24,6 +28,9 @@ async function killedRun(stateDir: string, tag: string): Promise<{ survivors: nu
   }
   const [record] = await readdir(join(stateDir, 'runs'));
   const { directories } = JSON.parse(await readFile(join(stateDir, 'runs', record!), 'utf8')) as { directories: string[] };
+  const reaper = await reaperTagged(tag);
+  if (reaper === undefined) throw new Error('the run has no reaper');
+  if (reaperToo) process.kill(reaper, 'SIGKILL');
   child.kill('SIGKILL');
   await result;
   // The sidecars and apps notice their IPC channel close and leave; give them the time to.
@@ -35,9 +42,9 @@ async function killedRun(stateDir: string, tag: string): Promise<{ survivors: nu
 async function afterKilledRun(t: ExecutionContext): Promise<{ stateDir: string; tag: string; prometheusDir: string }> {
   const stateDir = await mkdtemp(join(tmpdir(), 'mesh-sim-state-'));
   const tag = randomUUID();
-  const { survivors, prometheusDir } = await killedRun(stateDir, tag);
+  const { survivors, prometheusDir } = await killedRun(stateDir, tag, true);
   t.teardown(() => survivors.forEach((pid) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }));
-  t.true(survivors.length > 0, 'Prometheus has no IPC channel to mesh-sim, so it outlives a kill -9');
+  t.true(survivors.length > 0, 'Prometheus has no IPC channel to mesh-sim, so with the reaper dead too it outlives a kill -9');
   t.true(await exists(prometheusDir));
   return { stateDir, tag, prometheusDir };
 }
@@ -45,6 +52,35 @@ async function afterKilledRun(t: ExecutionContext): Promise<{ stateDir: string; 
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
+
+run("after kill -9, the run's reaper stops what it left: a user's command, Prometheus, its data and its record", async (t) => {
+  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
+  const stateDir = await mkdtemp(join(tmpdir(), 'mesh-sim-state-'));
+  const tag = randomUUID();
+  // A user's command as well: it has no IPC channel, and runs as a process group of its own.
+  const scenario = await scenarioFile(`
+name: reaped
+services:
+  web: {calls: [mine]}
+  mine:
+    command: node -e "require('http').createServer((q, r) => r.end('ok')).listen(process.env.PORT)"
+traffic: [{to: web, rps: 10}]
+`);
+  const { child, result } = startCli(['run', scenario, '--duration', '60s', '--prometheus'], { MESH_SIM_STATE_DIR: stateDir, MESH_SIM_TEST_TAG: tag });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  t.true(await eventually(async () => /Prometheus http/.test(stderr) || child.exitCode !== null, 30_000), stderr);
+  const [record] = await readdir(join(stateDir, 'runs'));
+  const { directories } = JSON.parse(await readFile(join(stateDir, 'runs', record!), 'utf8')) as { directories: string[] };
+  t.true((await processesTagged(tag)).length >= 6, 'the mesh, its Prometheus and its reaper are running');
+  child.kill('SIGKILL');
+  await result;
+  const gone = await eventually(async () => (await processesTagged(tag)).length === 0, 15_000);
+  t.teardown(async () => (await processesTagged(tag)).forEach((pid) => { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }));
+  t.true(gone, `left running: ${(await processesTagged(tag)).join(', ')}`);
+  t.false(await exists(directories[0]!), "Prometheus' scratch data is gone");
+  t.deepEqual(await readdir(join(stateDir, 'runs')), [], 'and so is the run record');
+});
 
 run('mesh-sim down stops what a killed run left running and deletes its Prometheus data', async (t) => {
   if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');

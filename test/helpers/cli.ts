@@ -61,6 +61,29 @@ export async function processesTagged(tag: string): Promise<number[]> {
   return found;
 }
 
+/** The reaper of a run started with MESH_SIM_TEST_TAG=tag (its environment names it). */
+export async function reaperTagged(tag: string): Promise<number | undefined> {
+  const { readFile } = await import('node:fs/promises');
+  for (const pid of await processesTagged(tag)) {
+    try {
+      if ((await readFile(`/proc/${pid}/environ`, 'utf8')).split('\0').some((v) => v.startsWith('MESH_SIM_REAPER='))) return pid;
+    } catch {
+      // Gone.
+    }
+  }
+  return undefined;
+}
+
+/** Waits up to `timeoutMs` for `done` to hold, checking every 200 ms. */
+export async function eventually(done: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 /** Starts the CLI and hands back the child, for tests that signal it. */
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: import('node:child_process').ChildProcess; result: Promise<CliResult> } {
   const child = spawn(process.execPath, [BIN, ...args], { cwd: PACKAGE_ROOT, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,9 +1,9 @@
 // Docker in tests: whether it is here, and images a test needs, built without a registry.
 
-import Docker from 'dockerode';
-import { baseEntries, binaryEntries, imageExists, importEntries } from '../../src/runtime/docker/images.js';
+import { baseEntries, binaryEntries, importEntries } from '../../src/runtime/docker/images.js';
+import { connectDocker, type DockerClient } from '../../src/runtime/docker/client.js';
 
-export async function dockerAvailable(docker = new Docker()): Promise<boolean> {
+export async function dockerAvailable(docker: DockerClient = connectDocker()): Promise<boolean> {
   try {
     await Promise.race([docker.ping(), new Promise((_, reject) => setTimeout(() => reject(new Error('timeout')), 3000))]);
     return true;
@@ -29,13 +29,19 @@ http.createServer((req, res) => {
 
 export const USER_IMAGE = 'mesh-sim-test-user-app:1';
 
-/** Builds the user's image once: files by import, then a commit to give it a default CMD. */
-export async function ensureUserImage(docker = new Docker()): Promise<string> {
-  if (await imageExists(docker, USER_IMAGE)) return USER_IMAGE;
+/** Builds the user's image once, by import, its CMD and USER given as Dockerfile changes. */
+export async function ensureUserImage(docker: DockerClient = connectDocker()): Promise<string> {
+  if (await docker.images.exists(USER_IMAGE)) return USER_IMAGE;
   const entries = [...baseEntries(), ...(await binaryEntries(process.execPath, '/usr/bin/node')), { name: 'srv/app.js', content: APP }];
-  await importEntries(docker, entries, 'mesh-sim-test-user-app', 'files');
-  const container = await docker.createContainer({ Image: 'mesh-sim-test-user-app:files', Cmd: ['/usr/bin/node', '/srv/app.js'], User: '1000:1000' });
-  await container.commit({ repo: 'mesh-sim-test-user-app', tag: '1' });
-  await container.remove({ force: true });
+  await importEntries(docker, entries, 'mesh-sim-test-user-app', '1', ['CMD ["/usr/bin/node", "/srv/app.js"]', 'USER 1000:1000']);
   return USER_IMAGE;
+}
+
+/** An image with files and no CMD: a container of it cannot start ("No command specified"). */
+export const NO_CMD_IMAGE = 'mesh-sim-test-no-cmd:1';
+
+export async function ensureNoCmdImage(docker: DockerClient = connectDocker()): Promise<string> {
+  if (await docker.images.exists(NO_CMD_IMAGE)) return NO_CMD_IMAGE;
+  await importEntries(docker, [...baseEntries(), { name: 'srv/hello', content: 'hello\n' }], 'mesh-sim-test-no-cmd', '1');
+  return NO_CMD_IMAGE;
 }

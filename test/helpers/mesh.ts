@@ -3,7 +3,7 @@
 
 import { parseScenario, loadScenarioFile, type LoadedScenario } from '../../src/scenario/load.js';
 import { MeshSession } from '../../src/mesh/session.js';
-import { runtimeFactory } from '../../src/runtime/select.js';
+import { runtimeFactory } from '../../src/runtime/registry.js';
 import type { AccessLogEntry, OutlierEventEntry } from '../../src/telemetry/access-log.js';
 
 export interface TestMesh {

@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import Docker from 'dockerode';
 import { sessionSummary, type Summary } from '../../src/mesh/summary.js';
 import { MeshSession } from '../../src/mesh/session.js';
-import { runtimeFactory } from '../../src/runtime/select.js';
+import { runtimeFactory } from '../../src/runtime/registry.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
 import { crashScenario, loadFile, loadText, sleep } from '../helpers/mesh.js';
-import { dockerAvailable, ensureUserImage } from '../helpers/docker.js';
-import { runCli, startCli } from '../helpers/cli.js';
+import { dockerAvailable, ensureNoCmdImage, ensureUserImage } from '../helpers/docker.js';
+import { connectDocker } from '../../src/runtime/docker/client.js';
+import { eventually, processesTagged, reaperTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
 const docker = new Docker();
-const here = await dockerAvailable(docker);
+const here = await dockerAvailable(connectDocker(docker));
 const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
 const run = here || required ? test.serial : test.skip;
 
@@ -132,7 +133,7 @@ run('kill stops the containers for real and restart starts them again', async (t
 
 run('a service with its own image runs with the sidecar injected, PORT and HTTP_PROXY set', async (t) => {
   if (!needDocker(t)) return;
-  const image = await ensureUserImage(docker);
+  const image = await ensureUserImage(connectDocker(docker));
   const { summary } = await runOnDocker(`
 name: byo
 services:
@@ -151,9 +152,8 @@ traffic:
   t.true(summary.traces.complete > 0, 'its trace context carried through (it copies traceparent)');
 });
 
-run('after mesh-sim is killed with SIGKILL, `mesh-sim down` removes what it left', async (t) => {
-  if (!needDocker(t)) return;
-  const tag = randomUUID();
+/** Starts Bookinfo on Docker under `mesh-sim run`, waits for its traffic, and hands back the run. */
+async function runningBookinfo(t: ExecutionContext, tag: string): Promise<{ child: import('node:child_process').ChildProcess; result: Promise<unknown>; runId: string }> {
   const { child, result } = startCli(['run', 'scenarios/bookinfo.yaml', '--runtime', 'docker', '--duration', '1m'], { MESH_SIM_TEST_TAG: tag });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -161,14 +161,59 @@ run('after mesh-sim is killed with SIGKILL, `mesh-sim down` removes what it left
   const runId = /network (mesh-sim-\S+);/.exec(stderr)?.[1]?.replace(/^mesh-sim-/, '');
   t.truthy(runId, stderr);
   t.true((await containersOf(runId!)).length >= 13, 'the mesh was running');
+  return { child, result, runId: runId! };
+}
+
+run("after mesh-sim is killed with SIGKILL, its reaper removes the run's containers and network, with no `down`", async (t) => {
+  if (!needDocker(t)) return;
+  const { child, result, runId } = await runningBookinfo(t, randomUUID());
   child.kill('SIGKILL');
   await result;
-  t.true((await containersOf(runId!)).length >= 13, 'a killed mesh-sim cannot clean up');
+  t.true(await eventually(async () => (await containersOf(runId)).length === 0, 30_000), 'containers gone');
+  t.true(await eventually(async () => (await docker.listNetworks({ filters: { label: [`mesh-sim.run=${runId}`] } })).length === 0, 10_000), 'network gone');
+});
+
+run('after mesh-sim and its reaper are both killed, `mesh-sim down` removes what they left', async (t) => {
+  if (!needDocker(t)) return;
+  const tag = randomUUID();
+  const { child, result, runId } = await runningBookinfo(t, tag);
+  const reaper = await reaperTagged(tag);
+  t.truthy(reaper, 'the run has a reaper');
+  process.kill(reaper!, 'SIGKILL');
+  child.kill('SIGKILL');
+  await result;
+  await sleep(1000);
+  t.true((await containersOf(runId)).length >= 13, 'nothing cleaned up after them');
   const down = await runCli(['down']);
   t.is(down.code, 0, down.stderr);
-  t.regex(down.stdout, /^removed 1[34] containers and 1 network of 1 run on Docker/);
-  t.deepEqual(await containersOf(runId!), []);
+  t.regex(down.stdout, /^removed .*1[34] containers and 1 network of 1 run on Docker/);
+  t.deepEqual(await containersOf(runId), []);
   t.deepEqual(await docker.listNetworks({ filters: { label: [`mesh-sim.run=${runId}`] } }), []);
+});
+
+run('a service whose image cannot start stops the whole mesh within bounds, leaving nothing behind', async (t) => {
+  if (!needDocker(t)) return;
+  const image = await ensureNoCmdImage(connectDocker(docker));
+  const file = await scenarioFile(`
+name: no-cmd
+services:
+  a: {calls: [b]}
+  b: {image: "${image}"}
+  c: {}
+  d: {}
+traffic: [{to: a, rps: 5}]
+`);
+  const tag = randomUUID();
+  for (let i = 0; i < 3; i++) {
+    const before = new Set((await docker.listContainers({ all: true, filters: { label: ['mesh-sim'] } })).map((c) => c.Id));
+    const result = await runCli(['run', file, '--runtime', 'docker', '--duration', '5s'], { env: { MESH_SIM_TEST_TAG: tag }, timeoutMs: 90_000 });
+    t.is(result.code, 2, result.stderr);
+    t.regex(result.stderr, /cannot start b-v1-0 on Docker: No command specified/);
+    t.regex(result.stderr, /everything it started has been stopped/);
+    const left = (await docker.listContainers({ all: true, filters: { label: ['mesh-sim'] } })).filter((c) => !before.has(c.Id));
+    t.deepEqual(left.map((c) => c.Names[0]), [], `attempt ${i + 1}: no container left`);
+    t.true(await eventually(async () => (await processesTagged(tag)).length === 0, 5000), `attempt ${i + 1}: no process left (mesh-sim exited, its reaper too)`);
+  }
 });
 
 test('without a Docker daemon, --runtime docker says how to fix it in one line and exits 2', async (t) => {

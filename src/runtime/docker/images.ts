@@ -11,9 +11,9 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
-import type Docker from 'dockerode';
 import { pack } from 'tar-stream';
 import { PACKAGE_ROOT, VERSION } from '../../version.js';
+import type { DockerClient } from './client.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -152,27 +152,17 @@ async function tarStream(entries: Entry[]): Promise<NodeJS.ReadableStream> {
   return tar as unknown as NodeJS.ReadableStream;
 }
 
-export async function imageExists(docker: Docker, name: string): Promise<boolean> {
-  try {
-    await docker.getImage(name).inspect();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** An image from files, without a registry or a Dockerfile: `docker import` of their tar. */
-export async function importEntries(docker: Docker, entries: Entry[], repo: string, tag: string): Promise<void> {
-  const output = await docker.importImage(await tarStream(entries), { repo, tag });
-  await new Promise<void>((resolve, reject) => docker.modem.followProgress(output, (error: Error | null) => (error ? reject(error) : resolve())));
+/** An image from files, without a registry or a Dockerfile: `docker import` of their tar, with `changes` such as `CMD [...]`. */
+export async function importEntries(docker: DockerClient, entries: Entry[], repo: string, tag: string, changes: string[] = []): Promise<void> {
+  await docker.images.importTar(await tarStream(entries), repo, tag, changes);
 }
 
 /** The image sidecars and sample workloads run in: found, or built from the local Node.js. */
-export async function ensureNodeImage(docker: Docker, progress: (m: string) => void): Promise<string> {
+export async function ensureNodeImage(docker: DockerClient, progress: (m: string) => void): Promise<string> {
   const entries = await nodeImageEntries();
   const tag = `${VERSION}-${await fingerprint(entries)}`;
   const name = `mesh-sim-node:${tag}`;
-  if (await imageExists(docker, name)) return name;
+  if (await docker.images.exists(name)) return name;
   if (process.platform !== 'linux') {
     throw new Error(`the image ${name} is missing, and it can only be built from a Linux node binary (this is ${process.platform}): run mesh-sim from Linux once, or use --runtime process`);
   }
@@ -183,22 +173,19 @@ export async function ensureNodeImage(docker: Docker, progress: (m: string) => v
 }
 
 /** Earlier builds of an image mesh-sim made itself, when no container uses them: disks are not free. */
-async function removeOlderTags(docker: Docker, repo: string, keep: string): Promise<void> {
-  for (const image of await docker.listImages({ filters: { reference: [repo] } }).catch(() => [])) {
-    if ((image.RepoTags ?? []).includes(keep)) continue;
-    await docker.getImage(image.Id).remove().catch(() => {
+async function removeOlderTags(docker: DockerClient, repo: string, keep: string): Promise<void> {
+  for (const image of await docker.images.list(repo).catch(() => [])) {
+    if (image.tags.includes(keep)) continue;
+    await docker.images.remove(image.id).catch(() => {
       // In use by a container, or already gone: leave it.
     });
   }
 }
 
 /** Tries to pull an image, giving up after `timeoutMs` (a registry out of reach may never answer). */
-export async function tryPull(docker: Docker, image: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string }> {
+export async function tryPull(docker: DockerClient, image: string, timeoutMs: number): Promise<{ ok: true } | { ok: false; reason: string }> {
   let timer: NodeJS.Timeout | undefined;
-  const attempt = (async () => {
-    const stream = await docker.pull(image);
-    await new Promise<void>((resolve, reject) => docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve())));
-  })();
+  const attempt = docker.images.pull(image);
   try {
     await Promise.race([attempt, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from the registry in ${timeoutMs / 1000}s`)), timeoutMs)))]);
     return { ok: true };
@@ -217,13 +204,13 @@ export const GRAFANA_IMAGE = 'grafana/grafana:10.4.2';
  * A Prometheus image: present, pulled, or built from a prometheus binary installed here
  * (Debian's `prometheus` package); undefined with the reason when none can be had.
  */
-export async function ensurePrometheusImage(docker: Docker, progress: (m: string) => void, localBinary: string | undefined): Promise<{ image: string; binary: string } | { image: undefined; reason: string }> {
-  if (await imageExists(docker, PROMETHEUS_IMAGE)) return { image: PROMETHEUS_IMAGE, binary: '/bin/prometheus' };
+export async function ensurePrometheusImage(docker: DockerClient, progress: (m: string) => void, localBinary: string | undefined): Promise<{ image: string; binary: string } | { image: undefined; reason: string }> {
+  if (await docker.images.exists(PROMETHEUS_IMAGE)) return { image: PROMETHEUS_IMAGE, binary: '/bin/prometheus' };
   if (localBinary) {
     const entries = [...baseEntries(), ...(await binaryEntries(localBinary, '/bin/prometheus')), { name: 'prometheus', type: 'directory' as const, mode: 0o1777 }];
     const tag = `local-${await fingerprint(entries)}`;
     const name = `mesh-sim-prometheus:${tag}`;
-    if (!(await imageExists(docker, name))) {
+    if (!(await docker.images.exists(name))) {
       progress(`building a Prometheus image from ${localBinary}`);
       await importEntries(docker, entries, 'mesh-sim-prometheus', tag);
     }
