@@ -10,6 +10,9 @@ import { runCommand, type RunOptions } from './run.js';
 import { upCommand, type UpOptions } from './up.js';
 import { downCommand, type DownOptions } from './down.js';
 import { istioCommand } from './istio.js';
+import { exportCommand, type ExportOptions } from './export.js';
+import { imageCommand, type ImageOptions } from './image.js';
+import { checkCommand, type CheckOptions } from './check.js';
 
 // `mesh-sim … | head`: when the reader goes away, stop quietly, as git and grep do.
 for (const stream of [process.stdout, process.stderr]) {
@@ -42,6 +45,8 @@ Examples:
   mesh-sim run scenarios/retry-storm.yaml      run without the UI; exit 1 if a check fails
   mesh-sim validate scenarios/*.yaml           report every problem in every file
   mesh-sim istio scenarios/canary.yaml         the Istio YAML the scenario means
+  mesh-sim export scenarios/bookinfo.yaml --kubernetes out/   take it to a cluster with Istio
+  mesh-sim check scenarios/bookinfo.yaml --prometheus URL     grade it on any Prometheus
 
 Scenario format: see README.md ("The scenario file").`);
 
@@ -110,6 +115,58 @@ Examples:
   mesh-sim istio scenarios/canary.yaml                 the shorthand as Istio's own resources
   mesh-sim istio scenarios/bookinfo.yaml > istio.yaml  then: kubectl apply -f istio.yaml`)
     .action(async (file: string) => setExit(await istioCommand(file, stdio)));
+
+  program
+    .command('export')
+    .summary('write what a Kubernetes cluster with Istio needs to run the scenario')
+    .description("Write the files `kubectl apply -f DIR` needs to run the scenario on a Kubernetes cluster with Istio: a namespace labelled for sidecar injection; per service a ServiceAccount, a Service (port named http) and a Deployment per version (labels app and version) running mesh-sim's workload; the scenario's Istio resources unchanged (the shorthand written out); a Gateway; the traffic as a Job; the timeline as timeline.sh; and a README saying what a cluster does differently.")
+    .argument('<file>', 'scenario file (YAML)')
+    .option('--kubernetes <dir>', 'write Kubernetes and Istio manifests into this directory (new or empty)')
+    .option('--image <name>', "the image with mesh-sim's workload and traffic generator (build it with mesh-sim image build)")
+    .option('-n, --namespace <name>', 'the namespace to run in', 'default')
+    .option('-s, --seed <n>', "seed for the apps' own decisions and the traffic (default: the scenario's, else 42)")
+    .option('-d, --duration <duration>', "how long the traffic runs (default: the scenario's duration, else 5m)")
+    .option('--force', 'write into a directory that is not empty')
+    .addHelpText('after', `
+Examples:
+  mesh-sim export scenarios/bookinfo.yaml --kubernetes out/bookinfo
+  mesh-sim export scenarios/istio/fault-injection.yaml --kubernetes out/faults --image registry.example.com/mesh-sim:1
+
+Then: mesh-sim image build --tag IMAGE (push it, or kind load docker-image IMAGE),
+kubectl apply -f DIR, sh DIR/timeline.sh, and grade with mesh-sim check.`)
+    .action(async (file: string, options: ExportOptions) => setExit(await exportCommand(file, options, stdio)));
+
+  program
+    .command('image')
+    .summary("build or push mesh-sim's image, for a cluster to run")
+    .description("Build mesh-sim's image (its workload and traffic generator on this machine's Node.js, no registry or Dockerfile needed) under a name of your own, or push it to the registry that name points at. Needs Docker.")
+    .argument('<action>', 'build or push')
+    .option('-t, --tag <name>', 'the image name', `mesh-sim:${VERSION}`)
+    .addHelpText('after', `
+Examples:
+  mesh-sim image build --tag mesh-sim:${VERSION} && kind load docker-image mesh-sim:${VERSION}
+  mesh-sim image build --tag registry.example.com/team/mesh-sim:1
+  mesh-sim image push --tag registry.example.com/team/mesh-sim:1`)
+    .action(async (action: string, options: ImageOptions) => setExit(await imageCommand(action, options, stdio)));
+
+  program
+    .command('check')
+    .summary("judge a scenario's checks against any Prometheus with Istio's metrics")
+    .description("Judge a scenario's checks against a Prometheus holding Istio's standard metrics (a real cluster's, or mesh-sim's own), translated to PromQL over istio_requests_total and istio_request_duration_milliseconds (reporter=\"destination\"), each shown with its query. The run's checks are judged over --from..--to; given --from (the run's start), timeline checks too, each at its own time over its window.")
+    .argument('<file>', 'scenario file (YAML)')
+    .option('--prometheus <url>', 'the Prometheus to ask, e.g. http://127.0.0.1:9090')
+    .option('--from <time>', "the run's start: seconds since the epoch (as timeline.sh prints), RFC 3339, or now-10m")
+    .option('--to <time>', "the run's end (default: --from plus the scenario's duration, or now)")
+    .option('-n, --namespace <name>', 'the namespace the services run in', 'default')
+    .option('--json', 'print the results as JSON')
+    .addHelpText('after', `
+Exit status: 0 when every check holds, 1 when one fails, 2 for bad input or a
+Prometheus that cannot be asked.
+
+Examples:
+  mesh-sim check scenarios/bookinfo.yaml --prometheus http://127.0.0.1:9090 --from now-2m
+  mesh-sim check scenarios/istio/fault-injection.yaml --prometheus http://prometheus:9090 --from 1764300000`)
+    .action(async (file: string, options: CheckOptions) => setExit(await checkCommand(file, options, stdio)));
 
   program
     .command('down')

@@ -8,6 +8,7 @@ import { NAMESPACE } from '../control/protocol.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../workload/boot.js';
 import type { InstancePlan, MeshEnvironment } from './runtime.js';
+import type { WorkloadSnapshot } from '../control/protocol.js';
 
 /** What a container runs. */
 export type Program =
@@ -93,6 +94,46 @@ export function podSpec(plan: InstancePlan, env: MeshEnvironment, placement: Pla
     containers,
     ports,
     readiness: { container: 'sidecar', port: ports.admin, path: '/healthz/ready' },
+  };
+}
+
+/**
+ * The pod on a Kubernetes cluster with Istio: the app alone (Istio injects Envoy), on
+ * all of the pod's interfaces (Envoy forwards inbound traffic to the pod's address), its
+ * calls to the services' names (Envoy intercepts them), its behaviour final from the
+ * start (no mesh-sim control plane there). A user's command cannot run there.
+ */
+export function clusterPodSpec(plan: InstancePlan, initial: WorkloadSnapshot): PodSpec {
+  const ports: PodPorts = { app: plan.servicePort, inbound: 15006, outbound: 15001, admin: 15020 };
+  const containers: ContainerSpec[] = [];
+  if (plan.kind === 'sample') {
+    const boot: WorkloadBoot = {
+      instance: plan.id,
+      service: plan.service,
+      version: plan.version,
+      listen: { host: '0.0.0.0', port: ports.app },
+      proxy: undefined,
+      controlUrl: undefined,
+      controlSecret: '',
+      initial,
+    };
+    containers.push({ name: 'app', program: { kind: 'workload' }, env: { [WORKLOAD_ENV]: JSON.stringify(boot) } });
+  } else if (plan.kind === 'image') {
+    containers.push({
+      name: 'app',
+      program: { kind: 'image', image: plan.image! },
+      env: { PORT: String(ports.app), MESH_SIM_SERVICE: plan.service, MESH_SIM_VERSION: plan.version, OTEL_SERVICE_NAME: plan.service },
+    });
+  } else {
+    throw new Error(`${plan.service} cannot run on a cluster: ${plan.kind === 'command' ? 'a command runs on this machine only; give it an image' : 'Istio brings its own gateway'}`);
+  }
+  return {
+    plan,
+    labels: podLabels(plan),
+    serviceAccount: plan.service,
+    containers,
+    ports,
+    readiness: { container: 'sidecar', port: 15021, path: '/healthz/ready' },
   };
 }
 

@@ -10,8 +10,11 @@ export interface WorkloadBoot {
   service: string;
   version: string;
   listen: { host: string; port: number };
-  /** Its sidecar's outbound listener, where calls go (what HTTP_PROXY names). */
-  proxy: { host: string; port: number };
+  /**
+   * Its sidecar's outbound listener, where calls go (what HTTP_PROXY names); undefined
+   * on a cluster, where calls go to the service's name and Istio's Envoy intercepts them.
+   */
+  proxy: { host: string; port: number } | undefined;
   /** Where to poll for behaviour changes; absent means the initial behaviour is final. */
   controlUrl: string | undefined;
   /** The run's secret for the control plane. */

@@ -142,13 +142,15 @@ export class Workload {
     headers.host = `${call.service}:${port}`;
     headers[HEADER.requestKey] = key;
     return new Promise((resolve) => {
+      const { proxy } = this.boot;
       const req = http.request(
         {
-          host: this.boot.proxy.host,
-          port: this.boot.proxy.port,
+          // Through the sidecar in absolute form, as an app behind HTTP_PROXY sends it; on a
+          // cluster straight to the service's name, in origin form.
+          host: proxy?.host ?? call.service,
+          port: proxy?.port ?? port,
           method: call.method,
-          // Absolute form, as an app behind HTTP_PROXY sends it.
-          path: `http://${call.service}:${port}${call.path}`,
+          path: proxy ? `http://${call.service}:${port}${call.path}` : call.path,
           headers,
           agent: this.agent,
         },

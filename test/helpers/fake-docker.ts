@@ -94,5 +94,7 @@ export class FakeDocker implements DockerClient {
     list: async (): Promise<Array<{ id: string; tags: string[] }>> => [],
     remove: async (): Promise<void> => {},
     pull: async (): Promise<void> => {},
+    tag: async (): Promise<void> => {},
+    push: async (): Promise<void> => {},
   };
 }

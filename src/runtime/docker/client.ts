@@ -55,6 +55,10 @@ export interface ImageClient {
   remove(id: string): Promise<void>;
   /** A pull from its registry; rejects with the registry's words. */
   pull(name: string): Promise<void>;
+  /** Gives an image another name (`repo:tag`). */
+  tag(image: string, name: string): Promise<void>;
+  /** A push to the registry its name points at; rejects with the registry's words. */
+  push(name: string): Promise<void>;
 }
 
 export interface DockerClient {
@@ -64,6 +68,13 @@ export interface DockerClient {
   containers: ContainerClient;
   networks: NetworkClient;
   images: ImageClient;
+}
+
+/** `registry:5000/team/app:1` → repo `registry:5000/team/app`, tag `1` (latest when none). */
+export function splitName(name: string): { repo: string; tag: string } {
+  const slash = name.lastIndexOf('/');
+  const colon = name.lastIndexOf(':');
+  return colon > slash ? { repo: name.slice(0, colon), tag: name.slice(colon + 1) } : { repo: name, tag: 'latest' };
 }
 
 /** The daemon's error in its own words. */
@@ -165,6 +176,14 @@ export function connectDocker(docker: Docker = new Docker()): DockerClient {
     },
     async pull(name) {
       await follow(await docker.pull(name));
+    },
+    async tag(image, name) {
+      const { repo, tag } = splitName(name);
+      await docker.getImage(image).tag({ repo, tag });
+    },
+    async push(name) {
+      const { repo, tag } = splitName(name);
+      await follow(await docker.getImage(`${repo}:${tag}`).push({ tag }) as unknown as NodeJS.ReadableStream);
     },
   };
   return {

@@ -17,8 +17,8 @@ import type { DockerClient } from './client.js';
 
 const execFileAsync = promisify(execFile);
 
-/** The packages a sidecar or sample workload loads at run time (the rest serve the CLI). */
-const CONTAINER_PACKAGES = ['http-proxy', 'prom-client', 're2js'];
+/** The packages a sidecar, sample workload or traffic generator loads at run time (the rest serve the CLI). */
+const CONTAINER_PACKAGES = ['http-proxy', 'prom-client', 're2js', 'undici'];
 export const NODE_IN_IMAGE = '/usr/local/bin/node';
 export const APP_IN_IMAGE = '/app';
 export const IMAGE_USER = '1000:1000';
@@ -170,6 +170,17 @@ export async function ensureNodeImage(docker: DockerClient, progress: (m: string
   await importEntries(docker, entries, 'mesh-sim-node', tag);
   await removeOlderTags(docker, 'mesh-sim-node', name);
   return name;
+}
+
+/**
+ * mesh-sim's image under a name of the user's (`mesh-sim image build --tag`): what a
+ * cluster's Deployments and traffic Job run. Built from this machine's Node.js, with
+ * the same contents as the Docker runtime's.
+ */
+export async function buildNamedImage(docker: DockerClient, name: string, progress: (m: string) => void): Promise<string> {
+  const built = await ensureNodeImage(docker, progress);
+  await docker.images.tag(built, name);
+  return built;
 }
 
 /** Earlier builds of an image mesh-sim made itself, when no container uses them: disks are not free. */
