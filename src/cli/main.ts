@@ -70,6 +70,7 @@ Examples:
     .argument('<file>', 'scenario file (YAML)')
     .option('-s, --seed <n>', "seed for every random decision (default: the scenario's, else a fresh one)")
     .option('-r, --runtime <name>', 'where the mesh runs: process (local processes) or docker (containers)', 'process')
+    .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
     .option('--no-prometheus', 'do not start Prometheus (and Grafana on docker) beside the mesh')
     .addHelpText('after', `
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
@@ -93,6 +94,7 @@ Examples:
     .option('-s, --seed <n>', "seed for every random decision (default: the scenario's, else a fresh one, printed)")
     .option('--json', 'print the summary as JSON')
     .option('-r, --runtime <name>', 'where the mesh runs: process (local processes) or docker (containers)', 'process')
+    .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
     .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
     .option('--prometheus', 'start Prometheus (and Grafana on docker) beside the mesh, as up does')
     .addHelpText('after', `

@@ -11,6 +11,7 @@ import { MeshSession } from '../mesh/session.js';
 import { formatSummary, sessionSummary } from '../mesh/summary.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/registry.js';
+import { MAX_NODES } from '../runtime/process/process-runtime.js';
 import { clock } from '../tui/model.js';
 import { EXIT, UserError } from './exit-codes.js';
 import type { Output } from './validate.js';
@@ -23,6 +24,8 @@ export interface RunOptions {
   accessLog?: string;
   /** Start Prometheus (and Grafana on Docker) beside the mesh. */
   prometheus?: boolean;
+  /** Process runtime: how many node processes host the pods. */
+  nodes?: string;
 }
 
 /** Runs without a given duration last this long. */
@@ -38,6 +41,13 @@ export function parseRuntime(text: string | undefined): RuntimeName {
   const name = text ?? 'process';
   if (!(RUNTIME_NAMES as readonly string[]).includes(name)) throw new UserError(`--runtime is one of ${RUNTIME_NAMES.join(', ')}, not \`${name}\``);
   return name as RuntimeName;
+}
+
+/** `--nodes N`: a whole number of node processes, 1 to MAX_NODES. */
+export function parseNodes(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > MAX_NODES) throw new UserError(`--nodes takes a whole number from 1 to ${MAX_NODES}, not \`${text}\``);
+  return Number(text);
 }
 
 export async function loadOrExplain(file: string, output: Output): Promise<LoadedScenario | undefined> {
@@ -60,6 +70,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   }
   const seedOption = parseSeed(options.seed);
   const runtime = parseRuntime(options.runtime);
+  const nodes = parseNodes(options.nodes);
   const loaded = await loadOrExplain(file, output);
   if (!loaded) return EXIT.badInput;
   const { scenario } = loaded;
@@ -69,6 +80,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
 
   const session = new MeshSession(loaded, {
     runtimeFactory: runtimeFactory(runtime),
+    runtimeOptions: { nodes },
     seed,
     retentionSeconds: Math.ceil(durationMs / 1000) + 120,
   });

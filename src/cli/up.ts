@@ -8,12 +8,14 @@ import { MeshSession } from '../mesh/session.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
-import { loadOrExplain, parseRuntime, parseSeed } from './run.js';
+import { loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
 import type { Output } from './validate.js';
 
 export interface UpOptions {
   seed?: string;
   runtime?: string;
+  /** Process runtime: how many node processes host the pods. */
+  nodes?: string;
   /** False with --no-prometheus. */
   prometheus?: boolean;
 }
@@ -45,6 +47,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
   }
   const seedOption = parseSeed(options.seed);
   const runtime = parseRuntime(options.runtime);
+  const nodes = parseNodes(options.nodes);
   const loaded = await loadOrExplain(file, output);
   if (!loaded) return EXIT.badInput;
   const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
@@ -57,7 +60,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     import('ink'), import('react'), import('../tui/app.js'), import('../tui/store.js'),
   ]));
 
-  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), seed, retentionSeconds: 900 });
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900 });
   const store = new UiStore(session, runtime);
   for (const warning of loaded.warnings) store.warn(`${warning.path}: ${warning.message}`);
 

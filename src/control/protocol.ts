@@ -30,6 +30,14 @@ export interface SidecarSnapshot {
   config: MeshConfig;
 }
 
+/** What a node's one poll brings back for all its pods (src/control/node-client.ts). */
+export interface NodeSnapshot {
+  version: number;
+  sidecar: SidecarSnapshot;
+  /** Each hosted workload's behaviour, by instance. */
+  workloads: Record<string, WorkloadSnapshot>;
+}
+
 export interface WorkloadSnapshot {
   version: number;
   seed: number;

@@ -17,7 +17,7 @@ import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
 import type { Span } from '../telemetry/span.js';
 import { TrafficGenerator } from '../traffic/generator.js';
 import {
-  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeFactory, type StartedInstance,
+  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
 } from '../runtime/runtime.js';
 import { Reaper } from '../runtime/reaper.js';
 import { Hub, authorization } from './hub.js';
@@ -45,6 +45,8 @@ export interface InstanceStatus {
 
 export interface SessionOptions {
   runtimeFactory: RuntimeFactory;
+  /** What the user said about where the mesh runs (`--nodes`). */
+  runtimeOptions?: RuntimeOptions;
   seed: number;
   /** Keep windows of per-second statistics this long (the whole run for `run`). */
   retentionSeconds?: number;
@@ -115,7 +117,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.attribution = new SpanAttribution(this.stats, this.windows, (flow, n) => this.traffic?.isInFlight(flow, n) ?? false, options.clock ?? Date.now);
     this.plane = new ControlPlane(this.scenario, this.seed);
     this.plans = planInstances(this.scenario);
-    this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId);
+    this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId, options.runtimeOptions);
     this.hub = new Hub(this.plane, (id) => this.identities.get(id), (spans) => this.onSpans(spans));
     this.plane.on('ack', (instance: string, version: number) => this.onAck(instance, version));
     // Every instance is known, as starting, from the outset: a UI can list them at once.

@@ -143,7 +143,7 @@ function alive(pid: number): boolean {
 async function isMeshSimProcess(pid: number): Promise<boolean> {
   try {
     const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
-    return /(^|\0)(MESH_SIM_SIDECAR|MESH_SIM_WORKLOAD|MESH_SIM_INSTANCE)=/.test(environ);
+    return /(^|\0)(MESH_SIM_NODE|MESH_SIM_SIDECAR|MESH_SIM_WORKLOAD|MESH_SIM_INSTANCE)=/.test(environ);
   } catch {
     return false;
   }

@@ -98,7 +98,13 @@ export interface Runtime {
   stop(graceMs?: number): Promise<void>;
 }
 
-export type RuntimeFactory = (hooks: RuntimeHooks, runId: string) => Runtime;
+/** What a user may say about where the mesh runs. */
+export interface RuntimeOptions {
+  /** Process runtime: how many node processes host the pods (default: one per core). */
+  nodes?: number;
+}
+
+export type RuntimeFactory = (hooks: RuntimeHooks, runId: string, options?: RuntimeOptions) => Runtime;
 
 /** Which runs' leftovers to remove: those whose mesh-sim is gone, all, or one run's. */
 export type CleanupScope = 'dead' | 'all' | { run: string };

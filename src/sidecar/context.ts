@@ -5,14 +5,14 @@ import type { SidecarSnapshot } from '../control/protocol.js';
 import { formatFlags, type ResponseFlag } from '../policy/flags.js';
 import type { SidecarBoot } from './boot.js';
 import type { Peer } from './identity.js';
-import type { IstioMetrics, LineWriter, SpanExporter } from './telemetry.js';
+import type { IstioMetrics, LineWriter, SpanSink } from './telemetry.js';
 
 export interface SidecarContext {
   boot: SidecarBoot;
   self: Peer;
   snapshot(): SidecarSnapshot | undefined;
   metrics: IstioMetrics;
-  spans: SpanExporter;
+  spans: SpanSink;
   log: LineWriter;
 }
 

@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import net from 'node:net';
-import { subscribe, type Subscription } from '../control/client.js';
+import type { Subscription } from '../control/client.js';
 import type { SidecarSnapshot } from '../control/protocol.js';
 import type { OutlierEvent } from '../policy/outlier.js';
 import type { OutlierEventEntry } from '../telemetry/access-log.js';
@@ -16,7 +16,8 @@ import { Inbound } from './inbound.js';
 import { Outbound } from './outbound.js';
 import { ClusterSet } from './clusters.js';
 import { handleAdmin } from './admin.js';
-import { IstioMetrics, LineWriter, SpanExporter, nowMs } from './telemetry.js';
+import { IstioMetrics, LineWriter, nowMs } from './telemetry.js';
+import { standaloneHost, type SidecarHost } from './host.js';
 import { SIDECAR_SDK } from '../telemetry/span.js';
 
 const SERVER_KEEPALIVE_MS = 65_000;
@@ -63,10 +64,10 @@ export class Sidecar {
   private readonly clusters: ClusterSet;
   private readonly outbound: Outbound;
   private readonly inbound: Inbound | undefined;
-  private readonly sweeper: NodeJS.Timeout;
+  private readonly stopSweeping: () => void;
   private readonly waiting = { stopped: false };
 
-  constructor(readonly boot: SidecarBoot, writeOut: (text: string) => void) {
+  constructor(readonly boot: SidecarBoot, writeOut: (text: string) => void, private readonly host: SidecarHost = standaloneHost(boot)) {
     const self = selfPeer(boot);
     this.ctx = {
       boot,
@@ -74,7 +75,7 @@ export class Sidecar {
       snapshot: () => this.snapshot,
       metrics: new IstioMetrics(),
       // Constants of this sidecar go in the resource, once per export, not on every span.
-      spans: new SpanExporter(boot.controlUrl, boot.controlSecret, {
+      spans: host.spans({
         'service.name': self.canonicalService,
         'service.namespace': self.namespace,
         'service.version': self.canonicalRevision,
@@ -88,8 +89,7 @@ export class Sidecar {
     this.clusters = new ClusterSet(() => this.snapshot, (cluster, event) => this.onOutlier(cluster, event));
     this.outbound = new Outbound(this.ctx, this.clusters);
     this.inbound = boot.mode === 'sidecar' ? new Inbound(this.ctx) : undefined;
-    this.sweeper = setInterval(() => this.clusters.sweep(nowMs()), 250);
-    this.sweeper.unref();
+    this.stopSweeping = host.everyQuarterSecond(() => this.clusters.sweep(nowMs()));
   }
 
   async start(onWaitForApp: (message: string) => void): Promise<void> {
@@ -107,8 +107,8 @@ export class Sidecar {
       await waitForPort(app.host, app.port, this.waiting, () => onWaitForApp(`waiting for the app to listen on ${app.host}:${app.port}`));
     }
     if (this.waiting.stopped) return;
-    this.subscription = subscribe<SidecarSnapshot>(
-      `${this.boot.controlUrl}/v1/sidecar/${this.boot.instance}`,
+    this.subscription = this.host.subscribe(
+      this.boot.instance,
       (snapshot) => {
         const flush = this.snapshot !== undefined && snapshot.flush !== this.snapshot.flush;
         this.snapshot = snapshot;
@@ -121,8 +121,6 @@ export class Sidecar {
         return undefined;
       },
       (message) => onWaitForApp(message),
-      0,
-      this.boot.controlSecret,
     );
   }
 
@@ -148,10 +146,26 @@ export class Sidecar {
     log.line(entry);
   }
 
+  /**
+   * Gone at once, as a crashed process is: listeners and every connection closed (its
+   * callers see resets), nothing flushed, no goodbye to the control plane.
+   */
+  crash(): void {
+    this.waiting.stopped = true;
+    this.stopSweeping();
+    this.subscription?.stop();
+    for (const server of this.servers) {
+      server.close();
+      server.closeAllConnections();
+    }
+    this.outbound.close();
+    this.inbound?.close();
+  }
+
   /** Stops listening, then sends what telemetry is left: spans to the collector, lines to stdout. */
   async stop(): Promise<void> {
     this.waiting.stopped = true;
-    clearInterval(this.sweeper);
+    this.stopSweeping();
     this.subscription?.stop();
     for (const server of this.servers) {
       server.close();

@@ -4,7 +4,7 @@
 
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { encodeSpans, type Resource } from '../telemetry/otlp.js';
+import { encodeResourceSpans, type Resource, type ResourceSpans } from '../telemetry/otlp.js';
 import { SIDECAR_SDK, type Span } from '../telemetry/span.js';
 import { RequestMetrics } from './request-metrics.js';
 
@@ -30,66 +30,26 @@ export class IstioMetrics {
   }
 }
 
-/**
- * Spans go to the collector in batches (every `flushMs`, or at `maxBatch`). When the
- * collector cannot be reached they wait, up to `maxQueue`; past that the oldest are
- * dropped and counted, so a sidecar never grows without bound.
- */
-export class SpanExporter {
-  private queue: Span[] = [];
-  private sending: Promise<void> | undefined;
-  private readonly timer: NodeJS.Timeout;
+/** Where a sidecar's spans go: added one by one, sent in batches. */
+export interface SpanSink {
+  add(span: Span): void;
+  /** Sends what is queued; resolves when the collector has it, or refused it. */
+  flush(): Promise<void>;
+  /** Sends what is left and lets go of what it holds. */
+  stop(): Promise<void>;
+}
+
+/** Sends spans, grouped by resource, to the collector as OTLP/HTTP JSON with the run's secret. */
+export class OtlpHttpExporter {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   private readonly url: URL;
-  dropped = 0;
-  failures = 0;
 
-  constructor(
-    collectorUrl: string,
-    private readonly secret: string,
-    private readonly resource: Resource,
-    private readonly flushMs = 100,
-    private readonly maxBatch = 512,
-    private readonly maxQueue = 20_000,
-  ) {
+  constructor(collectorUrl: string, private readonly secret: string) {
     this.url = new URL('/v1/traces', collectorUrl);
-    this.timer = setInterval(() => void this.flush(), flushMs);
-    this.timer.unref();
   }
 
-  add(span: Span): void {
-    this.queue.push(span);
-    if (this.queue.length > this.maxQueue) {
-      const excess = this.queue.length - this.maxQueue;
-      this.queue.splice(0, excess);
-      this.dropped += excess;
-    }
-    if (this.queue.length >= this.maxBatch && !this.sending) void this.flush();
-  }
-
-  /** Sends what is queued; resolves when the queue is empty or the collector refused. */
-  async flush(): Promise<void> {
-    while (this.sending) await this.sending;
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, this.maxBatch);
-      this.sending = this.post(batch).then(
-        () => {
-          this.failures = 0;
-        },
-        () => {
-          // Put the batch back for the next flush; stop for now.
-          this.failures++;
-          this.queue.unshift(...batch);
-        },
-      );
-      await this.sending;
-      this.sending = undefined;
-      if (this.failures > 0) return;
-    }
-  }
-
-  private post(batch: Span[]): Promise<void> {
-    const body = encodeSpans(this.resource, batch, { name: SIDECAR_SDK, version: '1' });
+  export(groups: readonly ResourceSpans[]): Promise<void> {
+    const body = encodeResourceSpans(groups, { name: SIDECAR_SDK, version: '1' });
     return new Promise((resolve, reject) => {
       const req = http.request(this.url, {
         method: 'POST',
@@ -106,10 +66,98 @@ export class SpanExporter {
     });
   }
 
-  async stop(): Promise<void> {
-    clearInterval(this.timer);
-    await this.flush();
+  shutdown(): void {
     this.agent.destroy();
+  }
+}
+
+/**
+ * Spans batched apart from their export, as OpenTelemetry's BatchSpanProcessor does:
+ * from one sidecar, or from every sidecar of a node process at once. A batch goes every
+ * `flushMs` (once a second: an idle sidecar costs no CPU), or at `maxBatch`; when the
+ * collector cannot be reached spans wait, up to `maxQueue`, past which the oldest are
+ * dropped and counted, so nothing grows without bound.
+ */
+export class SpanBatcher {
+  private queue: Array<{ resource: Resource; span: Span }> = [];
+  private sending: Promise<void> | undefined;
+  /** Set while spans wait: an idle batcher runs no timer. */
+  private timer: NodeJS.Timeout | undefined;
+  dropped = 0;
+  failures = 0;
+
+  constructor(
+    private readonly exporter: OtlpHttpExporter,
+    private readonly flushMs = 1000,
+    private readonly maxBatch = 2048,
+    private readonly maxQueue = 50_000,
+  ) {}
+
+  private schedule(): void {
+    if (this.timer || this.queue.length === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.flush();
+    }, this.flushMs);
+    this.timer.unref();
+  }
+
+  add(resource: Resource, span: Span): void {
+    this.queue.push({ resource, span });
+    this.schedule();
+    if (this.queue.length > this.maxQueue) {
+      const excess = this.queue.length - this.maxQueue;
+      this.queue.splice(0, excess);
+      this.dropped += excess;
+    }
+    if (this.queue.length >= this.maxBatch && !this.sending) void this.flush();
+  }
+
+  /** A sink for one sidecar's spans; `owned`: stopping it stops the batcher (a sidecar on its own). */
+  sink(resource: Resource, owned: boolean): SpanSink {
+    return {
+      add: (span) => this.add(resource, span),
+      flush: () => this.flush(),
+      stop: () => (owned ? this.stop() : this.flush()),
+    };
+  }
+
+  /** Sends what is queued; resolves when the queue is empty or the collector refused. */
+  async flush(): Promise<void> {
+    while (this.sending) await this.sending;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, this.maxBatch);
+      const groups = new Map<Resource, Span[]>();
+      for (const { resource, span } of batch) {
+        const list = groups.get(resource);
+        if (list) list.push(span);
+        else groups.set(resource, [span]);
+      }
+      this.sending = this.exporter.export([...groups].map(([resource, spans]) => ({ resource, spans }))).then(
+        () => {
+          this.failures = 0;
+        },
+        () => {
+          // Put the batch back for the next flush; stop for now.
+          this.failures++;
+          this.queue.unshift(...batch);
+        },
+      );
+      await this.sending;
+      this.sending = undefined;
+      if (this.failures > 0) {
+        // Try again at the next tick.
+        this.schedule();
+        return;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flush();
+    this.exporter.shutdown();
   }
 
   get queued(): number {
@@ -117,20 +165,20 @@ export class SpanExporter {
   }
 }
 
-/** JSON lines to a stream, written in batches so a busy sidecar makes few writes. */
+/**
+ * JSON lines to a stream, written in batches so a busy sidecar makes few writes. A
+ * flush is scheduled only when a line waits: an idle sidecar runs no timer.
+ */
 export class LineWriter {
   private buffer: string[] = [];
   private size = 0;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly write: (text: string) => void,
-    flushMs = 50,
+    private readonly flushMs = 50,
     private readonly maxBytes = 64 * 1024,
-  ) {
-    this.timer = setInterval(() => this.flush(), flushMs);
-    this.timer.unref();
-  }
+  ) {}
 
   line(value: unknown): void {
     this.text(JSON.stringify(value));
@@ -141,9 +189,15 @@ export class LineWriter {
     this.buffer.push(text);
     this.size += text.length + 1;
     if (this.size >= this.maxBytes) this.flush();
+    else if (!this.timer) {
+      this.timer = setTimeout(() => this.flush(), this.flushMs);
+      this.timer.unref();
+    }
   }
 
   flush(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.buffer.length === 0) return;
     const text = this.buffer.join('\n') + '\n';
     this.buffer = [];
@@ -152,7 +206,6 @@ export class LineWriter {
   }
 
   stop(): void {
-    clearInterval(this.timer);
     this.flush();
   }
 }

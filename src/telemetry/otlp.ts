@@ -80,19 +80,35 @@ function encodeAttributes(attributes: Record<string, AttributeValue>): string {
   return `[${out}]`;
 }
 
+/** Spans of one resource (one sidecar): what an export request holds one or many of. */
+export interface ResourceSpans {
+  resource: Resource;
+  spans: readonly Span[];
+}
+
 /**
- * One export request holding spans of one resource (one sidecar). Written as a string
- * directly: a busy sidecar encodes thousands of spans a second, and building objects
- * for JSON.stringify costs several times more.
+ * One export request holding spans of one or many resources (the sidecars of one
+ * process). Written as a string directly: a busy sidecar encodes thousands of spans a
+ * second, and building objects for JSON.stringify costs several times more.
  */
-export function encodeSpans(resource: Resource, spans: readonly Span[], scope = { name: 'mesh-sim', version: '0' }): string {
-  let body = '';
-  for (const s of spans) {
-    body += `${body === '' ? '' : ','}{"traceId":"${s.traceId}","spanId":"${s.spanId}",${s.parentSpanId ? `"parentSpanId":"${s.parentSpanId}",` : ''}`
-      + `"name":${JSON.stringify(s.name)},"kind":${KIND_TO_OTLP[s.kind]},"startTimeUnixNano":"${msToNanos(s.startMs)}",`
-      + `"endTimeUnixNano":"${msToNanos(s.endMs)}","attributes":${encodeAttributes(s.attributes)},"status":{"code":${s.error ? 2 : 0}}}`;
+export function encodeResourceSpans(groups: readonly ResourceSpans[], scope = { name: 'mesh-sim', version: '0' }): string {
+  const scopeJson = JSON.stringify(scope);
+  let out = '';
+  for (const { resource, spans } of groups) {
+    let body = '';
+    for (const s of spans) {
+      body += `${body === '' ? '' : ','}{"traceId":"${s.traceId}","spanId":"${s.spanId}",${s.parentSpanId ? `"parentSpanId":"${s.parentSpanId}",` : ''}`
+        + `"name":${JSON.stringify(s.name)},"kind":${KIND_TO_OTLP[s.kind]},"startTimeUnixNano":"${msToNanos(s.startMs)}",`
+        + `"endTimeUnixNano":"${msToNanos(s.endMs)}","attributes":${encodeAttributes(s.attributes)},"status":{"code":${s.error ? 2 : 0}}}`;
+    }
+    out += `${out === '' ? '' : ','}{"resource":{"attributes":${encodeAttributes(resource)}},"scopeSpans":[{"scope":${scopeJson},"spans":[${body}]}]}`;
   }
-  return `{"resourceSpans":[{"resource":{"attributes":${encodeAttributes(resource)}},"scopeSpans":[{"scope":${JSON.stringify(scope)},"spans":[${body}]}]}]}`;
+  return `{"resourceSpans":[${out}]}`;
+}
+
+/** One export request holding spans of one resource. */
+export function encodeSpans(resource: Resource, spans: readonly Span[], scope = { name: 'mesh-sim', version: '0' }): string {
+  return encodeResourceSpans([{ resource, spans }], scope);
 }
 
 export class OtlpFormatError extends Error {

@@ -9,7 +9,7 @@ import type { Endpoint, SidecarSnapshot } from '../../src/control/protocol.js';
 import { HEADER } from '../../src/control/protocol.js';
 import { Outbound } from '../../src/sidecar/outbound.js';
 import { ClusterSet } from '../../src/sidecar/clusters.js';
-import { IstioMetrics, LineWriter, type SpanExporter } from '../../src/sidecar/telemetry.js';
+import { IstioMetrics, LineWriter, type SpanSink } from '../../src/sidecar/telemetry.js';
 import type { SidecarContext } from '../../src/sidecar/context.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
 import type { Span } from '../../src/telemetry/span.js';
@@ -72,7 +72,7 @@ export async function outboundHarness(text: string, handlers: Record<string, Han
     self: { workload: 'client-v1', namespace: 'default', app: 'client', version: 'v1', canonicalService: 'client', canonicalRevision: 'v1' },
     snapshot: () => snapshot,
     metrics,
-    spans: { add: (span: Span) => spans.push(span) } as unknown as SpanExporter,
+    spans: { add: (span: Span) => spans.push(span), flush: async () => {}, stop: async () => {} } satisfies SpanSink,
     log,
   };
   const clusters = new ClusterSet(() => snapshot, () => {});

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { availableParallelism } from 'node:os';
 import { loadFile, startMesh, sleep, scrape, alive, type Sample } from '../helpers/mesh.js';
 import { sessionSummary } from '../../src/mesh/summary.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
@@ -15,8 +16,10 @@ test.serial('Bookinfo on local processes: traces, access logs and metrics agree,
   // The timeline is not this test's subject: default routing spreads reviews over v1, v2 and v3.
   const mesh = await startMesh({ ...loaded, scenario: { ...loaded.scenario, timeline: [], checks: [] } });
   const { session } = mesh;
-  const pids = (session.runtime as ProcessRuntime).pids();
-  t.is(pids.length, 13, '6 instances of 2 processes, and the gateway');
+  const runtime = session.runtime as ProcessRuntime;
+  const pids = runtime.pids();
+  t.is(runtime.nodeProcesses, Math.min(availableParallelism(), 64), 'pods packed on one node process per core');
+  t.is(pids.length, runtime.nodeProcesses, '7 pods (6 instances and the gateway) on the nodes, no process per pod');
   session.beginTraffic();
   await sleep(3000);
   await session.stopTraffic();
