@@ -4,15 +4,44 @@
 // limit), and so is the number of spans one export may carry.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
+import { createGunzip } from 'node:zlib';
 import { decodeSpans, OtlpFormatError } from './otlp.js';
 import type { Span } from './span.js';
 
-const gunzipAsync = promisify(gunzip);
 export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
 /** The most spans one export request may carry; the OpenTelemetry SDK sends 512 at a time. */
 export const MAX_SPANS_PER_EXPORT = 10_000;
+
+/** An inflated body passed its limit; `inflated` says how far inflation went before it stopped. */
+export class InflatedTooLarge extends Error {
+  constructor(readonly limit: number, readonly inflated: number) {
+    super(`an export is at most ${limit} bytes, uncompressed`);
+  }
+}
+
+/**
+ * Gunzips `body`, stopping as soon as the output passes `limit`: the stream is torn
+ * down there, so a bomb costs at most the limit plus one chunk, never its full size.
+ */
+export function inflateBounded(body: Buffer, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const gunzip = createGunzip();
+    const chunks: Buffer[] = [];
+    let inflated = 0;
+    gunzip.on('data', (chunk: Buffer) => {
+      inflated += chunk.length;
+      if (inflated > limit) {
+        gunzip.destroy();
+        reject(new InflatedTooLarge(limit, inflated));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    gunzip.on('error', reject);
+    gunzip.on('end', () => resolve(Buffer.concat(chunks)));
+    gunzip.end(body);
+  });
+}
 
 function reply(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -48,13 +77,13 @@ export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans:
       return;
     }
     try {
-      let body = Buffer.concat(chunks);
+      let body: Buffer = Buffer.concat(chunks);
       if (req.headers['content-encoding'] === 'gzip') {
         try {
-          body = await gunzipAsync(body, { maxOutputLength: MAX_EXPORT_BYTES });
+          body = await inflateBounded(body, MAX_EXPORT_BYTES);
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || error instanceof RangeError) {
-            reply(res, 413, { error: `an export is at most ${MAX_EXPORT_BYTES} bytes, uncompressed` });
+          if (error instanceof InflatedTooLarge) {
+            reply(res, 413, { error: error.message });
             return;
           }
           throw error;

@@ -84,9 +84,9 @@ test("Istio's other match conditions: method, query parameters, absent headers, 
   t.false(matches(m({ port: 8080 }), req({}, '/')));
   t.true(matches(m({ headers: [{ name: 'x', match: { kind: 'regex', value: '(a+)+$' } }] }), req({ x: 'aaaa' }, '/')));
   const evil = 'a'.repeat(5000) + '!';
-  const started = performance.now();
+  // A backtracking engine would take longer than the universe on this; RE2 answers at once,
+  // so the test's own timeout is the judge, not a clock in an assertion.
   t.false(matches(m({ headers: [{ name: 'x', match: { kind: 'regex', value: '(a+)+$' } }] }), req({ x: evil }, '/')));
-  t.true(performance.now() - started < 2000, 'a catastrophic pattern runs in linear time (RE2)');
 });
 
 test('latency samples follow their distribution', (t) => {
