@@ -151,14 +151,16 @@ export class ControlPlane extends EventEmitter {
   sidecarSnapshot(): SidecarSnapshot {
     if (this.sidecarSnapshotCache) return this.sidecarSnapshotCache;
     const services: Record<string, ServiceEntry> = {};
+    const meshed = new Map<string, boolean>();
     for (const spec of this.scenario.services) {
       services[spec.name] = { name: spec.name, port: spec.port ?? DEFAULT_PORT, endpoints: [] };
+      meshed.set(spec.name, spec.sidecar);
     }
     for (const instance of this.ready) {
       const id = this.instances.get(instance);
       const entry = id && services[id.service];
       if (!id || !entry) continue;
-      const endpoint: Endpoint = { instance, version: id.version, host: id.host, port: id.port };
+      const endpoint: Endpoint = { instance, version: id.version, host: id.host, port: id.port, sidecar: meshed.get(id.service) ?? true };
       entry.endpoints.push(endpoint);
     }
     for (const entry of Object.values(services)) entry.endpoints.sort((a, b) => a.instance.localeCompare(b.instance));

@@ -11,6 +11,8 @@ export interface Endpoint {
   version: string;
   host: string;
   port: number;
+  /** The pod has a sidecar: Istio's automatic mTLS speaks mutual TLS to it. */
+  sidecar: boolean;
 }
 
 export interface ServiceEntry {

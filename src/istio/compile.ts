@@ -17,6 +17,7 @@ import {
 import { ejectableHosts } from '../policy/outlier.js';
 import { retryDecision } from '../policy/retry.js';
 import { describeResource, NAMESPACE, type IstioResource } from './resources.js';
+import { compileAuthorizationPolicies, compilePeerAuthentications } from './compile-security.js';
 import type {
   RawConnectionPool, RawDestinationRule, RawHeaders, RawHttpMatch, RawHttpRoute, RawOutlierDetection, RawTrafficPolicy, RawVirtualService,
 } from './schema.js';
@@ -122,6 +123,8 @@ export function compileResources(resources: readonly IstioResource[], services: 
     for (const host of hosts) config.virtualHosts[host] = compileVirtualService(resource, spec, host, index, config);
   }
   warnUnejectable(config, index, placed);
+  config.peerAuthentications = compilePeerAuthentications(resources, services);
+  config.authorizations = compileAuthorizationPolicies(resources, services);
   return { config, hostsOf };
 }
 
@@ -360,8 +363,9 @@ function compileTrafficPolicy(
 ): TrafficPolicy {
   if (!raw) return inherited;
   const policy: TrafficPolicy = { ...inherited, where: resource.report.where(path) };
-  const applyFields = (fields: Pick<RawTrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection'>, at: Path) => {
+  const applyFields = (fields: Pick<RawTrafficPolicy, 'loadBalancer' | 'connectionPool' | 'outlierDetection' | 'tls'>, at: Path) => {
     if (fields.loadBalancer) policy.loadBalancer = lbKind(fields.loadBalancer.simple);
+    if (fields.tls?.mode === 'ISTIO_MUTUAL' || fields.tls?.mode === 'DISABLE') policy.tls = fields.tls.mode;
     if (fields.connectionPool) policy.connectionPool = compileConnectionPool(resource, fields.connectionPool, [...at, 'connectionPool']);
     if (fields.outlierDetection) {
       policy.outlierDetection = compileOutlierDetection(resource, fields.outlierDetection, [...at, 'outlierDetection'], placed);

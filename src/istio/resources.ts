@@ -8,7 +8,7 @@ import { didYouMean } from '../scenario/suggest.js';
 import { describeValue, parseWith, type Reporter } from '../scenario/report.js';
 import type { Path } from '../scenario/problems.js';
 import type { Origin } from '../policy/config.js';
-import { ISTIO_KINDS, OTHER_KINDS, SPEC_SCHEMAS, metadata as metadataSchema, type IstioKind, type RawMetadata, type RawSpec } from './schema.js';
+import { ISTIO_KINDS, MESH_WIDE_KINDS, OTHER_KINDS, ROOT_NAMESPACE, SPEC_SCHEMAS, metadata as metadataSchema, type IstioKind, type RawMetadata, type RawSpec } from './schema.js';
 
 export const NAMESPACE = 'default';
 
@@ -55,7 +55,7 @@ export function parseResource(value: unknown, report: Reporter, base: Path, shor
   }
   const kind = value.kind;
   if (typeof kind !== 'string') {
-    report.error(base, '`kind` is required: VirtualService or DestinationRule');
+    report.error(base, `\`kind\` is required: one of ${ISTIO_KINDS.join(', ')}`);
     return undefined;
   }
   const schema = SPEC_SCHEMAS[kind as IstioKind];
@@ -79,8 +79,10 @@ export function parseResource(value: unknown, report: Reporter, base: Path, shor
   const meta = parseWith(metadataSchema, value.metadata, [...base, 'metadata'], report) as RawMetadata | undefined;
   if (!meta) return undefined;
   const namespace = meta.namespace ?? NAMESPACE;
-  if (namespace !== NAMESPACE) {
-    report.error([...base, 'metadata', 'namespace'], `mesh-sim's services all live in namespace \`${NAMESPACE}\`; leave namespace out or write \`${NAMESPACE}\``);
+  const meshWide = MESH_WIDE_KINDS.includes(kind) && namespace === ROOT_NAMESPACE;
+  if (namespace !== NAMESPACE && !meshWide) {
+    const root = MESH_WIDE_KINDS.includes(kind) ? `, or \`${ROOT_NAMESPACE}\` (Istio's root namespace) for a mesh-wide ${kind}` : '';
+    report.error([...base, 'metadata', 'namespace'], `mesh-sim's services all live in namespace \`${NAMESPACE}\`; leave namespace out or write \`${NAMESPACE}\`${root}`);
     ok = false;
   }
   if (value.spec === undefined || value.spec === null) {

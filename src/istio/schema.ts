@@ -12,6 +12,8 @@ import {
 import { didYouMean } from '../scenario/suggest.js';
 import { RETRY_CONDITIONS, type RetryCondition, type StringMatch } from '../policy/config.js';
 import { LIMITS } from '../scenario/limits.js';
+import { ROOT_NAMESPACE } from '../policy/security.js';
+import { authorizationPolicySpec, peerAuthenticationSpec, type RawAuthorizationPolicy, type RawPeerAuthentication } from './security-schema.js';
 
 export const NETWORKING_VERSIONS = ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'] as const;
 export const SECURITY_VERSIONS = ['security.istio.io/v1', 'security.istio.io/v1beta1'] as const;
@@ -372,7 +374,12 @@ export type RawMetadata = z.output<typeof metadata>;
 export const SPEC_SCHEMAS = {
   VirtualService: { versions: NETWORKING_VERSIONS, spec: virtualServiceSpec },
   DestinationRule: { versions: NETWORKING_VERSIONS, spec: destinationRuleSpec },
+  PeerAuthentication: { versions: SECURITY_VERSIONS, spec: peerAuthenticationSpec },
+  AuthorizationPolicy: { versions: SECURITY_VERSIONS, spec: authorizationPolicySpec },
 } as const;
+/** Kinds whose policies may live in Istio's root namespace, where they apply to the whole mesh. */
+export const MESH_WIDE_KINDS: readonly string[] = ['PeerAuthentication', 'AuthorizationPolicy'];
+export { ROOT_NAMESPACE };
 export type IstioKind = keyof typeof SPEC_SCHEMAS;
 export const ISTIO_KINDS = Object.keys(SPEC_SCHEMAS) as IstioKind[];
 
@@ -387,4 +394,4 @@ export const OTHER_KINDS: Record<string, string> = {
   Deployment: 'mesh-sim makes each version\'s Deployment from `services`',
 };
 
-export type RawSpec = RawVirtualService | RawDestinationRule;
+export type RawSpec = RawVirtualService | RawDestinationRule | RawPeerAuthentication | RawAuthorizationPolicy;

@@ -1,5 +1,5 @@
 // The one HTTP server mesh-sim itself runs during a mesh: the control plane's long polls
-// and the collector's OTLP endpoint, on 127.0.0.1 (and, for Docker, on the run's
+// and certificate authority, and the collector's OTLP endpoint, on 127.0.0.1 (and, for Docker, on the run's
 // network gateway address, which only this host and its containers can reach). Only
 // what mesh-sim started may use it: every request carries the run's secret, which
 // mesh-sim hands over in the environment of what it starts, never on a command line.
@@ -10,6 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { handleControl } from '../control/server.js';
 import type { ControlPlane, InstanceIdentity } from '../control/plane.js';
 import { handleTraces } from '../telemetry/collector.js';
+import { handleCertificate } from '../control/certificates.js';
+import { CertificateAuthority } from '../identity/ca.js';
 import type { Span } from '../telemetry/span.js';
 
 /** How a request to the hub names the run's secret: `Authorization: Bearer SECRET`, as OTLP exporters send headers. */
@@ -23,6 +25,9 @@ export class Hub {
   /** The run's secret: a sidecar, workload or app's SDK presents it with every request. */
   readonly secret = randomBytes(24).toString('base64url');
   private readonly expected = Buffer.from(authorization(this.secret));
+  private authority: Promise<CertificateAuthority> | undefined;
+  /** The run's certificate authority, made on first use: its root is new for every run. */
+  readonly ca = (): Promise<CertificateAuthority> => (this.authority ??= CertificateAuthority.create());
 
   constructor(
     private readonly plane: ControlPlane,
@@ -42,6 +47,7 @@ export class Hub {
       return;
     }
     if (handleTraces(req, res, this.onSpans)) return;
+    if (handleCertificate(this.ca, this.identities, req, res)) return;
     if (handleControl(this.plane, this.identities, req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('mesh-sim: POST spans to /v1/traces\n');
   };

@@ -21,6 +21,7 @@ export function planInstances(scenario: Pick<Scenario, 'services'>): InstancePla
           command: version.command,
           image: version.image,
           servicePort: service.port ?? DEFAULT_PORT,
+          sidecar: service.sidecar,
         });
       }
     }
@@ -39,6 +40,7 @@ export function gatewayPlan(): InstancePlan {
     command: undefined,
     image: undefined,
     servicePort: 80,
+    sidecar: true,
   };
 }
 

@@ -101,6 +101,11 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     return { authorization: authorization(this.hub.secret) };
   }
 
+  /** The run's certificate authority (the mesh's root, and what signs each sidecar's certificate). */
+  certificateAuthority(): Promise<import('../identity/ca.js').CertificateAuthority> {
+    return this.hub.ca();
+  }
+
   /** Spans dropped at the end because their request was never answered. */
   unansweredSpans = 0;
   /** Where the collector takes OTLP/HTTP spans from this machine (for apps' own SDKs). */

@@ -4,6 +4,8 @@
 // FILE:LINE), so an outcome can name its cause. Plain data: it travels to the sidecars
 // as JSON, and every decision made with it is a pure function in this folder.
 
+import type { AuthorizationConfig, PeerAuthenticationConfig } from './security.js';
+
 export const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'connect-failure', 'retriable-4xx',
   'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes', 'reset-before-request',
@@ -188,6 +190,8 @@ export type LoadBalancerKind = 'UNSPECIFIED' | 'RANDOM' | 'ROUND_ROBIN' | 'LEAST
 
 export interface TrafficPolicy {
   connectionPool: ConnectionPoolSettings;
+  /** DestinationRule tls.mode: undefined is Istio's automatic mTLS (mutual TLS to pods with a sidecar). */
+  tls: 'ISTIO_MUTUAL' | 'DISABLE' | undefined;
   outlierDetection: OutlierDetectionSettings | undefined;
   loadBalancer: LoadBalancerKind;
   /** FILE:LINE of the traffic policy this was merged from, if any. */
@@ -211,10 +215,12 @@ export interface DestinationPolicy {
 export interface MeshConfig {
   virtualHosts: Record<string, VirtualHost>;
   destinations: Record<string, DestinationPolicy>;
+  peerAuthentications: PeerAuthenticationConfig[];
+  authorizations: AuthorizationConfig[];
 }
 
 export function emptyMeshConfig(): MeshConfig {
-  return { virtualHosts: {}, destinations: {} };
+  return { virtualHosts: {}, destinations: {}, peerAuthentications: [], authorizations: [] };
 }
 
 export function defaultRetryPolicy(where?: string): RetryPolicy {
@@ -244,7 +250,7 @@ export function defaultConnectionPool(): ConnectionPoolSettings {
 }
 
 export function defaultTrafficPolicy(): TrafficPolicy {
-  return { connectionPool: defaultConnectionPool(), outlierDetection: undefined, loadBalancer: 'UNSPECIFIED', where: undefined };
+  return { connectionPool: defaultConnectionPool(), tls: undefined, outlierDetection: undefined, loadBalancer: 'UNSPECIFIED', where: undefined };
 }
 
 /** The route Istio gives a host no VirtualService names: all of it, default retries, no timeout. */

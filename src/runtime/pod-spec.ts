@@ -5,6 +5,7 @@
 // decided anywhere else.
 
 import { NAMESPACE } from '../control/protocol.js';
+import { podLabelsOf } from '../identity/labels.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../workload/boot.js';
 import type { InstancePlan, MeshEnvironment } from './runtime.js';
@@ -73,7 +74,7 @@ export function podSpec(plan: InstancePlan, env: MeshEnvironment, placement: Pla
     namespace: NAMESPACE,
     workload: plan.workload,
     servicePort: plan.servicePort,
-    mode: plan.kind === 'gateway' ? 'gateway' : 'sidecar',
+    mode: plan.kind === 'gateway' ? 'gateway' : plan.sidecar ? 'sidecar' : 'none',
     listen: {
       host: placement.listenHost,
       inbound: ports.inbound,
@@ -137,14 +138,9 @@ export function clusterPodSpec(plan: InstancePlan, initial: WorkloadSnapshot): P
   };
 }
 
-/** The labels Istio reads off a pod: `app` and `version` (subsets, canonical service and revision). */
+/** The labels Istio reads off a pod (src/identity/labels.ts). */
 export function podLabels(plan: InstancePlan): Record<string, string> {
-  return {
-    app: plan.service,
-    version: plan.version,
-    'service.istio.io/canonical-name': plan.service,
-    'service.istio.io/canonical-revision': plan.version,
-  };
+  return podLabelsOf(plan.service, plan.version);
 }
 
 function appContainer(plan: InstancePlan, env: MeshEnvironment, ports: PodPorts): ContainerSpec | undefined {

@@ -21,6 +21,8 @@ export interface InstancePlan {
   image: string | undefined;
   /** The service's port in the mesh (what callers write in the authority). */
   servicePort: number;
+  /** false: a pod outside the mesh; a plain pass-through stands in for its sidecar. */
+  sidecar: boolean;
 }
 
 export interface Address {

@@ -2,6 +2,9 @@
 // their service's fields, and the checks that span sections (a call, route, flow or
 // event naming a service or version that does not exist, weights, order, cycles).
 
+import { canonicalKind } from '../istio/documents.js';
+import { MESH_WIDE_KINDS, ROOT_NAMESPACE } from '../istio/schema.js';
+import { NAMESPACE } from '../istio/resources.js';
 import type {
   Behaviour, Call, CallStep, LocatedCheck, ResourceRef, Scenario, ServiceSpec, TimelineEvent, TrafficFlow, VersionSpec, InstanceTarget,
 } from './model.js';
@@ -182,7 +185,7 @@ function buildServices(entries: Array<[string, RawService | undefined]>, report:
       const count = v.calls.reduce((n, step) => n + (step.kind === 'call' ? 1 : step.calls.length), 0);
       if (count > LIMITS.callsPerRequest) report.error([...path, 'calls'], `${count} calls; a service makes at most ${LIMITS.callsPerRequest} per request`);
     }
-    out.push({ name, port: raw.port, versions, where: report.where(path) });
+    out.push({ name, port: raw.port, sidecar: raw.sidecar ?? true, versions, where: report.where(path) });
   }
   const instances = out.reduce((n, s) => n + s.versions.reduce((m, v) => m + v.replicas, 0), 0);
   if (instances > LIMITS.instances) {
@@ -377,10 +380,14 @@ function buildCheck(expr: CheckExpr, path: Path, refs: References, flows: Readon
 
 function buildDeletes(raw: RawTimelineEvent['delete'], path: Path, report: Reporter): ResourceRef[] | undefined {
   return raw?.map((d, j) => {
-    if (d.namespace !== undefined && d.namespace !== 'default') {
-      report.error([...path, j, 'namespace'], "mesh-sim's resources all live in namespace `default`");
+    const kind = canonicalKind(d.kind);
+    const namespace = d.namespace ?? NAMESPACE;
+    const rootOk = namespace === ROOT_NAMESPACE && MESH_WIDE_KINDS.includes(kind);
+    if (namespace !== NAMESPACE && !rootOk) {
+      const root = MESH_WIDE_KINDS.includes(kind) ? `, or \`${ROOT_NAMESPACE}\` for a mesh-wide ${kind}` : '';
+      report.error([...path, j, 'namespace'], `mesh-sim's resources all live in namespace \`${NAMESPACE}\`${root}`);
     }
-    return { kind: d.kind, namespace: 'default', name: d.name };
+    return { kind: d.kind, namespace: rootOk ? namespace : NAMESPACE, name: d.name };
   });
 }
 

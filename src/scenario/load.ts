@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
 import { buildScenario, type ParsedSections, type StateResources } from './build.js';
-import { applyResources, deleteResources, includedResources, inlineResources } from '../istio/documents.js';
+import { applyResources, canonicalKind, deleteResources, includedResources, inlineResources } from '../istio/documents.js';
 import type { IstioResource } from '../istio/resources.js';
 import { describeValue, parseWith, type Reporter } from './report.js';
 import { mergePatch, isPlainObject } from './merge-patch.js';
@@ -320,7 +320,7 @@ function validatePatches(
       resources = applyResources(resources, gathered.applies.get(k) ?? []);
       if (Array.isArray(event.delete)) {
         const targets = event.delete.flatMap((d) => (isPlainObject(d) && typeof d.kind === 'string' && typeof d.name === 'string'
-          ? [{ kind: d.kind, name: d.name, namespace: 'default' }] : []));
+          ? [{ kind: canonicalKind(d.kind), name: d.name, namespace: typeof d.namespace === 'string' ? d.namespace : 'default' }] : []));
         resources = deleteResources(resources, targets, baseReport, ['timeline', k, 'delete']);
       }
     }

@@ -50,6 +50,8 @@ export interface VersionSpec extends Behaviour {
 export interface ServiceSpec {
   name: string;
   port: number | undefined;
+  /** false: a workload outside the mesh (no sidecar: plaintext, no identity, no telemetry of its own). */
+  sidecar: boolean;
   versions: VersionSpec[];
   where: string;
 }

@@ -74,9 +74,17 @@ const behaviourFields = {
 };
 const versionSchemaStrict = strict(optionalFields(behaviourFields));
 
+const protocol = leaf<'http' | 'tcp'>((v) => {
+  if (v === 'http') return { ok: v };
+  if (v === 'tcp') return { error: 'mesh-sim cannot honour protocol tcp yet: its services and sidecars speak HTTP only (istio_tcp_* and TCP proxying are not simulated)' };
+  return { error: `a protocol is http (the default), not ${describe(v)}` };
+});
+
 const serviceSchemaStrict = strict({
   port: integer(1, 65535, 'a port').optional(),
   ...optionalFields(behaviourFields),
+  sidecar: flag.optional(),
+  protocol: protocol.optional(),
   versions: namedMap('version name', orEmpty(versionSchemaStrict)).optional(),
 });
 

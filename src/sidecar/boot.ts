@@ -3,7 +3,12 @@
 
 import { readBootEnv } from '../runtime/boot-env.js';
 
-export type SidecarMode = 'sidecar' | 'gateway';
+/**
+ * `sidecar`: a pod's proxy; `gateway`: the ingress gateway; `none`: a pod outside the mesh,
+ * where a plain pass-through stands in for the pod's network and kube-proxy (no TLS, no
+ * policy, no telemetry of its own).
+ */
+export type SidecarMode = 'sidecar' | 'gateway' | 'none';
 
 export interface SidecarBoot {
   /** Pod-like instance name: `reviews-v2-0`, or `istio-ingressgateway`. */

@@ -4,10 +4,14 @@
 // flight), its outlier detection and panic threshold. Named as Istio names outbound clusters.
 
 import http from 'node:http';
+import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Endpoint } from '../control/protocol.js';
-import { serviceFqdn } from '../control/protocol.js';
-import type { Subset, TrafficPolicy } from '../policy/config.js';
+import { NAMESPACE, serviceFqdn } from '../control/protocol.js';
+import type { MeshConfig, Subset, TrafficPolicy } from '../policy/config.js';
+import { usesMutualTls } from '../policy/security.js';
+import { podLabelsOf } from '../identity/labels.js';
+import type { SidecarTls } from './mtls.js';
 import { ConnectionPool } from '../policy/connection-pool.js';
 import { OutlierDetector, type OutlierEvent } from '../policy/outlier.js';
 
@@ -25,21 +29,42 @@ type CountedSocket = Socket & { [SERVED]?: number };
 /**
  * Keep-alive connections that serve at most `maxRequestsPerConnection` requests each
  * (Istio's connectionPool.http.maxRequestsPerConnection; 0 is no limit) and close
- * after `idleTimeoutMs` unused.
+ * after `idleTimeoutMs` unused; the same for plaintext (http.Agent) and mutual TLS (https.Agent).
  */
-class UpstreamAgent extends http.Agent {
-  maxRequestsPerConnection = 0;
+interface ConnectionLimits {
+  maxRequestsPerConnection: number;
   idleTimeoutMs: number | undefined;
+}
+type LimitedAgent = http.Agent & ConnectionLimits;
 
-  override keepSocketAlive(socket: Socket): boolean {
-    const keep = (http.Agent.prototype.keepSocketAlive as unknown as (this: http.Agent, s: Socket) => boolean);
+function limited(agent: http.Agent): LimitedAgent {
+  const out = agent as LimitedAgent;
+  out.maxRequestsPerConnection = 0;
+  out.idleTimeoutMs = undefined;
+  const keep = (http.Agent.prototype.keepSocketAlive as unknown as (this: http.Agent, s: Socket) => boolean);
+  (out as unknown as { keepSocketAlive(socket: Socket): boolean }).keepSocketAlive = (socket: Socket) => {
     const counted = socket as CountedSocket;
     counted[SERVED] = (counted[SERVED] ?? 0) + 1;
-    if (this.maxRequestsPerConnection > 0 && counted[SERVED] >= this.maxRequestsPerConnection) return false;
-    const kept = keep.call(this, socket);
-    if (kept && this.idleTimeoutMs !== undefined) socket.setTimeout(this.idleTimeoutMs);
+    if (out.maxRequestsPerConnection > 0 && counted[SERVED] >= out.maxRequestsPerConnection) return false;
+    const kept = keep.call(out, socket);
+    if (kept && out.idleTimeoutMs !== undefined) socket.setTimeout(out.idleTimeoutMs);
     return kept;
-  }
+  };
+  return out;
+}
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' } as const;
+
+/** How one attempt reaches its host: the scheme and the agent holding the connections. */
+export interface Transport {
+  protocol: 'http:' | 'https:';
+  agent: http.Agent;
+  mtls: boolean;
+}
+
+/** What a cluster needs of its sidecar to speak mutual TLS: its certificate, and the mesh's PeerAuthentications. */
+export interface MeshSecurity {
+  tls(): SidecarTls | undefined;
+  config(): MeshConfig | undefined;
 }
 
 export class Cluster {
@@ -53,7 +78,10 @@ export class Cluster {
   private readonly active = new Map<string, number>();
   /** Retries in flight: Envoy's max_retries circuit breaker. */
   retriesInFlight = 0;
-  readonly agent = new UpstreamAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' });
+  readonly agent: LimitedAgent = limited(new http.Agent(AGENT_OPTIONS));
+  private tlsAgent: LimitedAgent | undefined;
+  private tlsGeneration = -1;
+  private readonly port: number;
 
   constructor(
     readonly service: string,
@@ -61,7 +89,9 @@ export class Cluster {
     port: number,
     policy: TrafficPolicy,
     private readonly onOutlier: (cluster: Cluster, event: OutlierEvent) => void,
+    private readonly security: MeshSecurity = { tls: () => undefined, config: () => undefined },
   ) {
+    this.port = port;
     this.name = clusterName(service, port, subset?.name);
     this.policy = policy;
     this.pool = new ConnectionPool(policy.connectionPool.maxConnections, policy.connectionPool.http1MaxPendingRequests, policy.connectionPool.http2MaxRequests);
@@ -77,8 +107,11 @@ export class Cluster {
     this.policy = policy;
     const pool = policy.connectionPool;
     this.pool.resize(pool.maxConnections, pool.http1MaxPendingRequests, pool.http2MaxRequests);
-    this.agent.maxRequestsPerConnection = pool.maxRequestsPerConnection;
-    this.agent.idleTimeoutMs = pool.idleTimeoutMs;
+    for (const agent of [this.agent, this.tlsAgent]) {
+      if (!agent) continue;
+      agent.maxRequestsPerConnection = pool.maxRequestsPerConnection;
+      agent.idleTimeoutMs = pool.idleTimeoutMs;
+    }
     const od = policy.outlierDetection;
     if (od) {
       if (this.outlier) this.outlier.reconfigure(od);
@@ -165,7 +198,29 @@ export class Cluster {
     };
   }
 
+  /** Plaintext or mutual TLS to `endpoint`, as Istio's automatic mTLS decides (src/policy/security.ts). */
+  transport(endpoint: Endpoint): Transport {
+    const tls = this.security.tls();
+    const mtls = tls !== undefined && usesMutualTls(
+      this.policy.tls, this.security.config()?.peerAuthentications ?? [],
+      { namespace: NAMESPACE, labels: podLabelsOf(this.service, endpoint.version), sidecar: endpoint.sidecar }, this.port,
+    );
+    if (!mtls) return { protocol: 'http:', agent: this.agent, mtls: false };
+    if (!this.tlsAgent || this.tlsGeneration !== tls.generation) {
+      // A renewed certificate: new connections use it; the old ones finish and go.
+      this.tlsAgent?.destroy();
+      // Istio's SNI for a cluster: outbound_.PORT_.SUBSET_.FQDN.
+      const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
+      this.tlsAgent = limited(new https.Agent({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, sni) }));
+      this.tlsAgent.maxRequestsPerConnection = this.policy.connectionPool.maxRequestsPerConnection;
+      this.tlsAgent.idleTimeoutMs = this.policy.connectionPool.idleTimeoutMs;
+      this.tlsGeneration = tls.generation;
+    }
+    return { protocol: 'https:', agent: this.tlsAgent, mtls: true };
+  }
+
   close(): void {
     this.agent.destroy();
+    this.tlsAgent?.destroy();
   }
 }

@@ -5,18 +5,23 @@
 import { clusterPolicy, destinationFor, labelsSelect } from '../policy/config.js';
 import type { OutlierEvent } from '../policy/outlier.js';
 import type { Endpoint, SidecarSnapshot } from '../control/protocol.js';
-import { Cluster } from './cluster.js';
+import { Cluster, type MeshSecurity } from './cluster.js';
+import type { SidecarTls } from './mtls.js';
 import { nowMs } from './telemetry.js';
 
 export type ClusterLookup = { cluster: Cluster } | { missing: 'service' | 'subset' };
 
 export class ClusterSet {
   private readonly clusters = new Map<string, Cluster>();
+  private readonly security: MeshSecurity;
 
   constructor(
     private readonly snapshot: () => SidecarSnapshot | undefined,
     private readonly onOutlier: (cluster: Cluster, event: OutlierEvent) => void,
-  ) {}
+    tls: () => SidecarTls | undefined = () => undefined,
+  ) {
+    this.security = { tls, config: () => this.snapshot()?.config };
+  }
 
   /** The cluster for a host (and subset); `missing` says which does not exist. */
   get(service: string, subsetName: string | undefined): ClusterLookup {
@@ -30,7 +35,7 @@ export class ClusterSet {
     const subset = subsetName === undefined ? undefined : destination.subsets[subsetName];
     if (subsetName !== undefined && !subset) return { missing: 'subset' };
     const policy = clusterPolicy(snap.config, service, subsetName);
-    const cluster = new Cluster(service, subset, entry.port, policy, this.onOutlier);
+    const cluster = new Cluster(service, subset, entry.port, policy, this.onOutlier, this.security);
     cluster.update(this.endpointsOf(entry.endpoints, service, subset?.labels), policy, nowMs());
     this.clusters.set(key, cluster);
     return { cluster };

@@ -53,20 +53,38 @@ export const ISTIO_LABELS = [
 export type IstioLabelName = (typeof ISTIO_LABELS)[number];
 export type IstioLabels = Record<IstioLabelName, string>;
 
-export function istioLabels(
-  reporter: 'source' | 'destination',
-  source: Peer,
-  destination: Peer,
-  destinationService: string,
-  responseCode: number,
-  responseFlags: string,
-): IstioLabels {
+/**
+ * How a request's connection was secured, as Istio's stats plugin reports it: on the
+ * destination side `mutual_tls` or `none`; the source side always says `unknown`. A
+ * principal is a SPIFFE ID, known only over mutual TLS.
+ */
+export interface ConnectionSecurity {
+  mtls: boolean;
+  sourcePrincipal: string | undefined;
+  destinationPrincipal: string | undefined;
+}
+
+export const PLAINTEXT: ConnectionSecurity = { mtls: false, sourcePrincipal: undefined, destinationPrincipal: undefined };
+
+/** What one series of istio_requests_total is told apart by. */
+export interface RequestLabels {
+  reporter: 'source' | 'destination';
+  source: Peer;
+  destination: Peer;
+  destinationService: string;
+  status: number;
+  flags: string;
+  security: ConnectionSecurity;
+}
+
+export function istioLabels(r: RequestLabels): IstioLabels {
+  const { reporter, source, destination, destinationService, security } = r;
   const known = destinationService !== 'unknown';
   return {
     reporter,
     source_workload: source.workload,
     source_workload_namespace: source.namespace,
-    source_principal: 'unknown',
+    source_principal: security.sourcePrincipal ?? 'unknown',
     source_app: source.app,
     source_version: source.version,
     source_canonical_service: source.canonicalService,
@@ -74,7 +92,7 @@ export function istioLabels(
     source_cluster: 'Kubernetes',
     destination_workload: destination.workload,
     destination_workload_namespace: destination.namespace,
-    destination_principal: 'unknown',
+    destination_principal: security.destinationPrincipal ?? 'unknown',
     destination_app: destination.app,
     destination_version: destination.version,
     destination_service: known ? serviceFqdn(destinationService) : 'unknown',
@@ -84,9 +102,9 @@ export function istioLabels(
     destination_canonical_revision: destination.canonicalRevision,
     destination_cluster: 'Kubernetes',
     request_protocol: 'http',
-    response_code: String(responseCode),
+    response_code: String(r.status),
     grpc_response_status: '',
-    response_flags: responseFlags,
-    connection_security_policy: reporter === 'destination' ? 'none' : 'unknown',
+    response_flags: r.flags,
+    connection_security_policy: reporter === 'destination' ? (security.mtls ? 'mutual_tls' : 'none') : 'unknown',
   };
 }

@@ -17,7 +17,9 @@ export type Failure =
   | { kind: 'reset' }
   | { kind: 'payload-too-large'; limit: number }
   | { kind: 'direct-response'; status: number; body: string | undefined }
-  | { kind: 'redirect'; status: number; location: string };
+  | { kind: 'redirect'; status: number; location: string }
+  /** An AuthorizationPolicy denied it; `policy` as Envoy's RBAC filter names it, or `none`. */
+  | { kind: 'rbac-denied'; policy: string };
 
 export interface LocalReply {
   status: number;
@@ -64,5 +66,8 @@ export function rescue(failure: Failure, retried = false): LocalReply {
       return { status: failure.status, flag: undefined, details: 'direct_response', body: failure.body ?? '', headers: {} };
     case 'redirect':
       return { status: failure.status, flag: undefined, details: 'redirect', body: '', headers: { location: failure.location } };
+    case 'rbac-denied':
+      // Envoy's RBAC filter sets no response flag; the details name the policy (spaces made '_').
+      return { status: 403, flag: undefined, details: `rbac_access_denied_matched_policy[${failure.policy.replace(/\s/g, '_')}]`, body: 'RBAC: access denied', headers: {} };
   }
 }

@@ -13,8 +13,9 @@ import { ATTR, type AttributeValue, type Span } from '../telemetry/span.js';
 import { extractContext, formatTraceparent, newRequestId, newSpanId, newTraceId } from '../telemetry/trace-context.js';
 import { hostKey } from './cluster.js';
 import type { ClusterSet } from './clusters.js';
-import { firstHeader, recordRequest, type SidecarContext } from './context.js';
-import { encodePeer, servicePeer, type Peer } from './identity.js';
+import { firstHeader, headerBytes, outgoingHeaderBytes, recordRequest, socketAddress, type SidecarContext } from './context.js';
+import { encodePeer, PLAINTEXT, servicePeer, UNKNOWN_PEER, type Peer } from './identity.js';
+import { workloadSpiffeId } from '../identity/spiffe.js';
 import { faultFilter } from './filters/fault.js';
 import type { FilterCallbacks, OutboundFilter } from './filters/filter.js';
 import { rescue, type Failure } from './local-reply.js';
@@ -145,7 +146,10 @@ export class Outbound implements FilterCallbacks {
     // A Host that names no service of the mesh is not a label value: any caller could make endless series of them.
     const known = this.ctx.snapshot()?.services[stream.service] !== undefined;
     const service = known ? stream.service : 'unknown';
-    const destination: Peer = last ? servicePeer(service, last.endpoint.version) : { ...servicePeer(service, 'unknown'), workload: 'unknown' };
+    // Istio learns the destination's labels from the host it sent to: with none (UH, UO, NR), they are all unknown.
+    const destination: Peer = last ? servicePeer(service, last.endpoint.version) : UNKNOWN_PEER;
+    const socket = last?.response?.socket;
+    const { req, res } = stream;
     if (stream.sampled) this.traceAttempts(stream, status, endMs);
     recordRequest(this.ctx, {
       reporter: 'source',
@@ -159,17 +163,28 @@ export class Outbound implements FilterCallbacks {
       details,
       bytesReceived: stream.bytesReceived,
       bytesSent,
+      requestHeaderBytes: headerBytes(req.rawHeaders),
+      responseHeaderBytes: outgoingHeaderBytes(res.getHeaders()),
       upstreamHost: last ? hostKey(last.endpoint) : null,
       upstreamCluster: stream.cluster?.name ?? `outbound|||${stream.service}`,
       upstreamServiceTime,
       attempts: stream.attempts.length,
       requestId: stream.requestId,
       traceparent: formatTraceparent(stream.traceId, stream.parentSpanId ?? '0000000000000001', stream.sampled),
-      userAgent: firstHeader(stream.req.headers['user-agent']) ?? null,
+      userAgent: firstHeader(req.headers['user-agent']) ?? null,
+      forwardedFor: firstHeader(req.headers['x-forwarded-for']) ?? null,
       routeName: stream.route ? (stream.route.ref.origin ? stream.route.name ?? null : 'default') : null,
+      upstreamLocalAddress: socket ? socketAddress(socket.localAddress, socket.localPort) : null,
+      downstreamLocalAddress: socketAddress(req.socket.localAddress, req.socket.localPort),
+      downstreamRemoteAddress: socketAddress(req.socket.remoteAddress, req.socket.remotePort),
+      serverName: null,
       source: this.ctx.self,
       destination,
       destinationService: service,
+      // The handshake checked the server's SPIFFE ID against the service's: that is the destination principal.
+      security: last?.mtls
+        ? { mtls: true, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace) }
+        : PLAINTEXT,
     });
   }
 

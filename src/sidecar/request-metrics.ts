@@ -5,7 +5,7 @@
 // for values at scrape time (Registry.registerMetric).
 
 import type { Registry } from 'prom-client';
-import { UNKNOWN_PEER, istioLabels, type IstioLabels, type Peer } from './identity.js';
+import { PLAINTEXT, UNKNOWN_PEER, istioLabels, type IstioLabels, type RequestLabels } from './identity.js';
 
 /** Istio's default buckets for istio_request_duration_milliseconds. */
 export const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
@@ -94,23 +94,21 @@ export class RequestMetrics {
     return { labels, count: 0, duration: new Buckets(DURATION_BUCKETS_MS), requestBytes: new Buckets(SIZE_BUCKETS), responseBytes: new Buckets(SIZE_BUCKETS) };
   }
 
-  record(
-    reporter: 'source' | 'destination', source: Peer, destination: Peer, destinationService: string, code: number, flags: string,
-    durationMs: number, requestBytes: number, responseBytes: number,
-  ): void {
-    let key = `${reporter}|${source.workload}|${source.namespace}|${source.version}|${destination.workload}|${destination.version}|${destinationService}|${code}|${flags}`;
+  record(r: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
+    const { reporter, source, destination, security } = r;
+    let key = `${reporter}|${source.workload}|${source.namespace}|${source.version}|${destination.workload}|${destination.version}|${r.destinationService}|${r.status}|${r.flags}|${security.mtls}|${security.sourcePrincipal}|${security.destinationPrincipal}`;
     let s = this.series.get(key);
     if (!s && this.series.size >= MAX_SERIES) {
       this.overflowed++;
       key = `${reporter}|overflow`;
       s = this.series.get(key);
       if (!s) {
-        s = this.newSeries(istioLabels(reporter, UNKNOWN_PEER, UNKNOWN_PEER, 'unknown', 0, '-'));
+        s = this.newSeries(istioLabels({ reporter, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, destinationService: 'unknown', status: 0, flags: '-', security: PLAINTEXT }));
         this.series.set(key, s);
       }
     }
     if (!s) {
-      s = this.newSeries(istioLabels(reporter, source, destination, destinationService, code, flags));
+      s = this.newSeries(istioLabels(r));
       this.series.set(key, s);
     }
     s.count++;

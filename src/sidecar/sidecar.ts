@@ -1,6 +1,7 @@
 // A sidecar: inbound, outbound and admin listeners, fed by the control plane, reporting
-// to the collector, logging to stdout. The same program serves as the ingress gateway
-// (outbound only, with no app behind it).
+// to the collector, logging to stdout, with the pod's certificate from the control
+// plane for mutual TLS. The same program serves as the ingress gateway (outbound only,
+// with no app behind it), and in a pod outside the mesh as a plain pass-through.
 
 import http from 'node:http';
 import net from 'node:net';
@@ -19,13 +20,26 @@ import { handleAdmin } from './admin.js';
 import { IstioMetrics, LineWriter, nowMs } from './telemetry.js';
 import { standaloneHost, type SidecarHost } from './host.js';
 import { SIDECAR_SDK } from '../telemetry/span.js';
+import { SidecarTls } from './mtls.js';
+import { inboundListener, type InboundCounters } from './inbound-listener.js';
+import { Passthrough } from './passthrough.js';
+import { mtlsModeFor } from '../policy/security.js';
+import { podLabelsOf } from '../identity/labels.js';
 
 const SERVER_KEEPALIVE_MS = 65_000;
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+function configure(server: http.Server): void {
   server.keepAliveTimeout = SERVER_KEEPALIVE_MS;
   server.headersTimeout = SERVER_KEEPALIVE_MS + 1000;
   server.requestTimeout = 0;
+}
+
+function listen(server: http.Server, port: number, host: string): Promise<void> {
+  configure(server);
+  return listenNet(server, port, host);
+}
+
+function listenNet(server: net.Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -59,13 +73,18 @@ export function waitForPort(host: string, port: number, signal: { stopped: boole
 export class Sidecar {
   private snapshot: SidecarSnapshot | undefined;
   private subscription: Subscription | undefined;
-  private readonly servers: http.Server[] = [];
+  private readonly servers: Array<http.Server | net.Server> = [];
+  private readonly passthrough: Passthrough | undefined;
+  /** Connections the inbound listener turned away: plaintext under STRICT, failed handshakes. */
+  readonly inboundCounters: InboundCounters = { plaintextRejected: 0, handshakeFailed: 0 };
   private readonly ctx: SidecarContext;
   private readonly clusters: ClusterSet;
   private readonly outbound: Outbound;
   private readonly inbound: Inbound | undefined;
   private readonly stopSweeping: () => void;
   private readonly waiting = { stopped: false };
+  private reconcileInbound: () => void = () => {};
+  private closeInbound: () => void = () => {};
 
   constructor(readonly boot: SidecarBoot, writeOut: (text: string) => void, private readonly host: SidecarHost = standaloneHost(boot)) {
     const self = selfPeer(boot);
@@ -85,24 +104,43 @@ export class Sidecar {
         'telemetry.sdk.name': SIDECAR_SDK,
       }),
       log: new LineWriter(writeOut),
+      tls: undefined,
     };
-    this.clusters = new ClusterSet(() => this.snapshot, (cluster, event) => this.onOutlier(cluster, event));
+    this.clusters = new ClusterSet(() => this.snapshot, (cluster, event) => this.onOutlier(cluster, event), () => this.ctx.tls);
     this.outbound = new Outbound(this.ctx, this.clusters);
     this.inbound = boot.mode === 'sidecar' ? new Inbound(this.ctx) : undefined;
+    this.passthrough = boot.mode === 'none' ? new Passthrough(() => this.snapshot, boot.app) : undefined;
     this.stopSweeping = host.everyQuarterSecond(() => this.clusters.sweep(nowMs()));
   }
 
   async start(onWaitForApp: (message: string) => void): Promise<void> {
     const { listen: at, mode, app } = this.boot;
+    // Like istio-agent: the pod's certificate first; without it, the proxy cannot serve mTLS.
+    if (mode !== 'none') this.ctx.tls = await SidecarTls.obtain(this.boot);
+    if (this.waiting.stopped) return;
+    const passthrough = this.passthrough;
     const admin = http.createServer((req, res) => handleAdmin(this.ctx, this.clusters, () => this.snapshot !== undefined, req, res));
-    const outbound = http.createServer((req, res) => void this.outbound.handle(req, res));
+    const outbound = http.createServer(passthrough
+      ? (req, res) => passthrough.outbound(req, res)
+      : (req, res) => void this.outbound.handle(req, res));
     this.servers.push(admin, outbound);
     await listen(admin, at.admin, at.host);
     await listen(outbound, at.outbound, at.outboundHost ?? at.host);
-    if (mode === 'sidecar' && this.inbound && app) {
-      const inbound = http.createServer((req, res) => this.inbound!.handle(req, res));
-      this.servers.push(inbound);
-      await listen(inbound, at.inbound, at.host);
+    if (mode !== 'gateway' && app) {
+      const inbound = http.createServer(passthrough
+        ? (req, res) => passthrough.inbound(req, res)
+        : (req, res) => this.inbound!.handle(req, res));
+      configure(inbound);
+      const labels = podLabelsOf(this.boot.service, this.boot.version);
+      const listener = inboundListener(inbound, {
+        // A pod outside the mesh has no TLS to offer; a sidecar follows its PeerAuthentication.
+        mode: () => (passthrough ? 'DISABLE' : mtlsModeFor(this.snapshot?.config.peerAuthentications ?? [], { namespace: this.boot.namespace, labels }, this.boot.servicePort)),
+        context: () => this.ctx.tls?.serverContext(),
+      }, this.inboundCounters);
+      this.reconcileInbound = listener.reconcile;
+      this.closeInbound = listener.closeAll;
+      this.servers.push(inbound, listener.server);
+      await listenNet(listener.server, at.inbound, at.host);
       // Like a readiness gate: the control plane hears from us once the app answers.
       await waitForPort(app.host, app.port, this.waiting, () => onWaitForApp(`waiting for the app to listen on ${app.host}:${app.port}`));
     }
@@ -113,6 +151,7 @@ export class Sidecar {
         const flush = this.snapshot !== undefined && snapshot.flush !== this.snapshot.flush;
         this.snapshot = snapshot;
         this.clusters.refresh();
+        this.reconcileInbound();
         // Asked to flush: the acknowledgement (the next poll) waits until the collector has it all.
         if (flush) {
           this.ctx.log.flush();
@@ -156,10 +195,13 @@ export class Sidecar {
     this.subscription?.stop();
     for (const server of this.servers) {
       server.close();
-      server.closeAllConnections();
+      if (server instanceof http.Server) server.closeAllConnections();
     }
+    this.closeInbound();
     this.outbound.close();
     this.inbound?.close();
+    this.passthrough?.close();
+    this.ctx.tls?.stop();
   }
 
   /** Stops listening, then sends what telemetry is left: spans to the collector, lines to stdout. */
@@ -169,12 +211,15 @@ export class Sidecar {
     this.subscription?.stop();
     for (const server of this.servers) {
       server.close();
-      server.closeIdleConnections();
+      if (server instanceof http.Server) server.closeIdleConnections();
     }
     this.ctx.log.stop();
     await this.ctx.spans.stop();
-    for (const server of this.servers) server.closeAllConnections();
+    for (const server of this.servers) if (server instanceof http.Server) server.closeAllConnections();
+    this.closeInbound();
     this.outbound.close();
     this.inbound?.close();
+    this.passthrough?.close();
+    this.ctx.tls?.stop();
   }
 }

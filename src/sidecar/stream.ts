@@ -21,6 +21,8 @@ export interface Attempt {
   endMs: number;
   outcome: Outcome;
   response: IncomingMessage | undefined;
+  /** Sent over mutual TLS (the server proved its SPIFFE ID in the handshake). */
+  mtls: boolean;
 }
 
 /** The rule named as a failure's cause: `VirtualService reviews http[0]` at FILE:LINE. */

@@ -2,6 +2,7 @@
 // Istio's standard metrics (prom-client, scraped at /stats/prometheus), spans batched
 // to the collector as OTLP/HTTP JSON, and access-log lines buffered to stdout.
 
+import { VERSION } from '../version.js';
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { encodeResourceSpans, type Resource, type ResourceSpans } from '../telemetry/otlp.js';
@@ -27,6 +28,8 @@ export class IstioMetrics {
     this.overflow = new Counter({ name: 'envoy_cluster_upstream_rq_pending_overflow', help: 'Requests refused by the connection pool (UO).', labelNames: cluster, registers });
     this.retries = new Counter({ name: 'envoy_cluster_upstream_rq_retry', help: 'Retries made.', labelNames: cluster, registers });
     this.timeouts = new Counter({ name: 'envoy_cluster_upstream_rq_timeout', help: 'Requests that timed out (UT).', labelNames: cluster, registers });
+    // As Istio's proxies report their build, which the dashboards' version panels read.
+    new Gauge({ name: 'istio_build', help: 'Istio component build info.', labelNames: ['component', 'tag'], registers }).set({ component: 'proxy', tag: `mesh-sim-${VERSION}` }, 1);
   }
 }
 

@@ -3,32 +3,54 @@
 // ejections are logged on the same stream, as Envoy's outlier event log does.
 
 export interface AccessLogEntry {
+  // Istio's 24 default JSON fields (mesh config accessLogEncoding: JSON), named and
+  // typed as Envoy writes them: numbers for codes, sizes and durations, null where
+  // Envoy writes "-".
   start_time: string;
+  /** The route's name (VirtualService http[].name); `default` for a default or inbound route. */
+  route_name: string | null;
   method: string;
   path: string;
   protocol: string;
   response_code: number;
   response_flags: string;
   response_code_details: string;
+  connection_termination_details: string | null;
+  upstream_transport_failure_reason: string | null;
+  /** Body bytes, as Envoy's BYTES_RECEIVED and BYTES_SENT count them (headers are not counted here). */
   bytes_received: number;
   bytes_sent: number;
   duration: number;
-  upstream_service_time: number | null;
-  upstream_host: string | null;
-  upstream_cluster: string;
-  upstream_request_attempt_count: number;
-  x_request_id: string;
-  traceparent: string;
-  authority: string;
+  /** The x-envoy-upstream-service-time header: milliseconds the upstream took, as text. */
+  upstream_service_time: string | null;
+  x_forwarded_for: string | null;
   user_agent: string | null;
-  /** The scenario rule that routed or shaped the request, as FILE:LINE. */
-  route_name: string | null;
-  /** mesh-sim: which side logged it (Istio's reporter), and where. */
+  request_id: string;
+  authority: string;
+  upstream_host: string | null;
+  /** `outbound|9080|v1|reviews.default.svc.cluster.local`, or `inbound|9080||` with the service's port. */
+  upstream_cluster: string;
+  upstream_local_address: string | null;
+  downstream_local_address: string | null;
+  downstream_remote_address: string | null;
+  /** The SNI of an mTLS connection (`outbound_.9080_._.reviews.default.svc.cluster.local`). */
+  requested_server_name: string | null;
+  // mesh-sim's own, after Istio's: the tries, the trace, and who logged it.
+  upstream_request_attempt_count: number;
+  traceparent: string;
   reporter: 'source' | 'destination';
   workload: string;
   instance: string;
   destination_service: string;
 }
+
+/** Istio's default JSON access-log fields, in the order mesh-sim writes them. */
+export const ISTIO_ACCESS_LOG_FIELDS = [
+  'start_time', 'route_name', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'response_code_details',
+  'connection_termination_details', 'upstream_transport_failure_reason', 'bytes_received', 'bytes_sent', 'duration',
+  'upstream_service_time', 'x_forwarded_for', 'user_agent', 'request_id', 'authority', 'upstream_host', 'upstream_cluster',
+  'upstream_local_address', 'downstream_local_address', 'downstream_remote_address', 'requested_server_name',
+] as const;
 
 export interface OutlierEventEntry {
   timestamp: string;

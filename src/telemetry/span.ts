@@ -59,6 +59,10 @@ export const ATTR = {
   route: 'mesh_sim.route',
   /** The request's identity, from which its decisions were drawn. */
   requestKey: 'mesh_sim.request',
+  /** On a server span: the caller's SPIFFE ID, when it came over mutual TLS (Istio's peer identity). */
+  peerPrincipal: 'istio.source_principal',
+  /** How the connection was secured: `mutual_tls` or `none` (Istio's connection_security_policy). */
+  connectionSecurity: 'istio.connection_security_policy',
 } as const;
 
 export function attrString(span: Span, key: string): string | undefined {

@@ -20,6 +20,8 @@ import type { ProcessRuntime } from '../../src/runtime/process/process-runtime.j
 import { PACKAGE_ROOT } from '../../src/version.js';
 import type { LoadArgs } from './load-args.js';
 import { quantile } from '../helpers/quantile.js';
+import { cpuOf } from './cpu.js';
+import { startNginx } from './nginx.js';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
@@ -46,9 +48,9 @@ function load<T>(args: LoadArgs): Promise<T> {
 }
 
 /** One sidecar process in front of the upstream, fed by a real control plane and collector. */
-async function startSidecar(upstream: number): Promise<{ inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
+async function startSidecar(upstream: number): Promise<{ pid: number; inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
   const scenario: Pick<Scenario, 'services' | 'config'> = {
-    services: [{ name: 'bench', port: 8080, where: 'bench:1', versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }] }],
+    services: [{ name: 'bench', sidecar: true, port: 8080, where: 'bench:1', versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }] }],
     config: emptyMeshConfig(),
   };
   const plane = new ControlPlane(scenario, 1);
@@ -85,6 +87,7 @@ async function startSidecar(upstream: number): Promise<{ inbound: number; outbou
   plane.setReady(identity.instance, true);
   await plane.awaitAcked([identity.instance], plane.version, 5000);
   return {
+    pid: child.pid!,
     inbound: inbound!,
     outbound: outbound!,
     spans: () => spans,
@@ -97,10 +100,11 @@ async function startSidecar(upstream: number): Promise<{ inbound: number; outbou
 }
 
 async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
-  const [upstreamPort, forwarderPort, httpProxyPort] = await freePorts(3);
+  const [upstreamPort, forwarderPort, httpProxyPort, nginxPort] = await freePorts(4);
   await server('upstream', upstreamPort!);
-  await server('forwarder', forwarderPort!, upstreamPort);
+  const forwarderProcess = await server('forwarder', forwarderPort!, upstreamPort);
   await server('http-proxy', httpProxyPort!, upstreamPort);
+  const nginx = await startNginx(nginxPort!, upstreamPort!);
   const sidecar = await startSidecar(upstreamPort!);
   const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number }>({
     url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'closed', connections: 32, rate: 0, seconds: 3, absolute,
@@ -110,7 +114,9 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   await closed(httpProxyPort!, false);
   await closed(sidecar.inbound, false);
   await closed(sidecar.outbound, true);
+  if (nginx) await closed(nginxPort!, false);
   const rounds = 3;
+  const nginxRps: number[] = [];
   const forwarder: number[] = [];
   const bareProxy: number[] = [];
   const inbound: number[] = [];
@@ -121,16 +127,27 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
     bareProxy.push((await closed(httpProxyPort!, false)).rps);
     inbound.push((await closed(sidecar.inbound, false)).rps);
     outbound.push((await closed(sidecar.outbound, true)).rps);
+    if (nginx) nginxRps.push((await closed(nginxPort!, false)).rps);
   }
   const open = (port: number, absolute: boolean) => load<{ p50: number; p99: number; failed: number; done: number }>({
     url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'open', connections: 64, rate: 500, seconds: 5, absolute,
   });
-  log('latency at 500 rps');
+  log('latency and CPU per request at 500 rps');
+  /** CPU seconds the given processes spent on the `done` requests of one open-loop run, in ms per request. */
+  const cpuPerRequest = async (port: number, absolute: boolean, pids: number[]) => {
+    const before = await cpuOf(pids);
+    const result = await open(port, absolute);
+    return { result, ms: ((await cpuOf(pids)) - before) * 1000 / Math.max(1, result.done) };
+  };
   const direct = await open(upstreamPort!, false);
-  const viaInbound = await open(sidecar.inbound, false);
+  const inboundRun = await cpuPerRequest(sidecar.inbound, false, [sidecar.pid, process.pid]);
+  const viaInbound = inboundRun.result;
   const viaOutbound = await open(sidecar.outbound, true);
+  const forwarderCpu = await cpuPerRequest(forwarderPort!, false, [forwarderProcess.pid!]);
+  const nginxCpu = nginx ? await cpuPerRequest(nginxPort!, false, await nginx.pids()) : undefined;
   const spansSeen = sidecar.spans();
   await sidecar.stop();
+  await nginx?.stop();
   const forwarderRps = median(forwarder);
   return {
     throughput: {
@@ -144,13 +161,21 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
       outboundRatio: round(median(outbound) / forwarderRps),
       target: 'ratio >= 0.8 (sidecar with telemetry on / bare node:http forwarder, same upstream)',
       spansExported: spansSeen,
+      nginxRps: nginx ? round(median(nginxRps), 0) : 'nginx not installed',
+    },
+    cpuPerRequestAt500Rps: {
+      sidecarAndCollectorMs: round(inboundRun.ms, 3),
+      bareForwarderMs: round(forwarderCpu.ms, 3),
+      nginxMs: nginxCpu ? round(nginxCpu.ms, 3) : 'nginx not installed',
+      sidecarOverNginx: nginxCpu ? round(inboundRun.ms / nginxCpu.ms, 1) : null,
+      target: 'sidecar + collector <= 3x nginx per request',
     },
     addedLatencyAt500Rps: {
       directP50Ms: round(direct.p50), directP99Ms: round(direct.p99),
       inboundAddedP50Ms: round(viaInbound.p50 - direct.p50), inboundAddedP99Ms: round(viaInbound.p99 - direct.p99),
       outboundAddedP50Ms: round(viaOutbound.p50 - direct.p50), outboundAddedP99Ms: round(viaOutbound.p99 - direct.p99),
       failed: direct.failed + viaInbound.failed + viaOutbound.failed,
-      target: 'added p50 <= 0.5 ms and p99 <= 3 ms per hop',
+      target: 'added p50 <= 0.25 ms per hop (and p99 <= 3 ms)',
     },
   };
 }
@@ -254,7 +279,7 @@ const only = process.argv[2];
 const soakMinutes = only === 'soak' ? Math.max(1, Math.min(60, Number(process.argv[3] ?? 10) || 10)) : 0;
 
 // However it ends, the bench ends: a hung measurement is a failure, not a wait.
-const limitMinutes = only === 'soak' ? soakMinutes + 5 : 5;
+const limitMinutes = only === 'soak' ? soakMinutes + 5 : only === 'scale' ? 20 : 5;
 setTimeout(() => {
   log(`took longer than ${limitMinutes} minutes: giving up`);
   process.exit(1);
@@ -265,6 +290,13 @@ if (only === 'soak') {
   log(`soak: Bookinfo at a steady 200 rps for ${soakMinutes} minutes, memory of every mesh-sim process each minute`);
   const { soak } = await import('./soak.js');
   results.soak = await soak(soakMinutes, log);
+  process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+  process.exit(0);
+}
+if (only === 'scale' || only === 'fidelity') {
+  const { scaleBenchmark, fidelityBenchmark } = await import('./scale.js');
+  if (only === 'scale') results.scale = await scaleBenchmark((process.argv[3] ?? '10,50,100,200').split(',').map(Number), log);
+  else results.fidelity = await fidelityBenchmark(log);
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
   process.exit(0);
 }

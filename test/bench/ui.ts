@@ -55,7 +55,7 @@ function accessLine(service: string, now: number): string {
   return JSON.stringify({
     start_time: new Date(now).toISOString(), method: 'GET', path: '/x', protocol: 'HTTP/1.1', response_code: 200, response_flags: '-',
     response_code_details: 'via_upstream', bytes_received: 0, bytes_sent: 128, duration: 3, upstream_service_time: null, upstream_host: null,
-    upstream_cluster: 'inbound|1||', upstream_request_attempt_count: 1, x_request_id: 'r', traceparent: 't', authority: `${service}:9080`,
+    upstream_cluster: 'inbound|1||', upstream_request_attempt_count: 1, request_id: 'r', traceparent: 't', connection_termination_details: null, upstream_transport_failure_reason: null, x_forwarded_for: null, upstream_local_address: null, downstream_local_address: null, downstream_remote_address: null, requested_server_name: null, authority: `${service}:9080`,
     user_agent: null, route_name: null, reporter: 'destination', workload: `${service}-v1`, instance: `${service}-v1-0`, destination_service: service,
   });
 }

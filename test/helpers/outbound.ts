@@ -54,7 +54,7 @@ export async function outboundHarness(text: string, handlers: Record<string, Han
         });
         await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
         servers.push(server);
-        endpoints.push({ instance, version: version.name, host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+        endpoints.push({ instance, version: version.name, host: '127.0.0.1', port: (server.address() as AddressInfo).port, sidecar: false });
       }
     }
     services[service.name] = { name: service.name, port: service.port ?? 8080, endpoints };
@@ -71,6 +71,7 @@ export async function outboundHarness(text: string, handlers: Record<string, Han
     },
     self: { workload: 'client-v1', namespace: 'default', app: 'client', version: 'v1', canonicalService: 'client', canonicalRevision: 'v1' },
     snapshot: () => snapshot,
+    tls: undefined,
     metrics,
     spans: { add: (span: Span) => spans.push(span), flush: async () => {}, stop: async () => {} } satisfies SpanSink,
     log,

@@ -196,7 +196,7 @@ test("problems are said in Istio's field names, with a did-you-mean, at their li
     'test.yaml:16:39: istio[0].spec.http[0].fault.delay.percentage: Istio writes a percentage as `{value: 10}`',
     'test.yaml:16:43: istio[0].spec.http[0].fault.delay.fixeDelay: unknown key `fixeDelay` (did you mean `fixedDelay`?); expected one of: percent, percentage, fixedDelay, exponentialDelay',
     'test.yaml:20:11: istio[0].spec.http[1].mirror_percentage: unknown key `mirror_percentage` (did you mean `mirrorPercentage`?); expected one of: name, match, route, redirect, directResponse, delegate, rewrite, timeout, retries, fault, mirror, mirrors, mirrorPercent, mirrorPercentage, corsPolicy, headers',
-    'test.yaml:22:11: istio[1].kind: unknown kind `VirtualServce` (did you mean `VirtualService`?); mesh-sim takes VirtualService, DestinationRule',
+    'test.yaml:22:11: istio[1].kind: unknown kind `VirtualServce` (did you mean `VirtualService`?); mesh-sim takes VirtualService, DestinationRule, PeerAuthentication, AuthorizationPolicy',
     'test.yaml:28:18: istio[2].spec.host: no service `ratigns` (did you mean `ratings`?); services: productpage, details, reviews, ratings',
   ]);
 });

@@ -5,10 +5,11 @@ import { sessionSummary } from '../../src/mesh/summary.js';
 import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { ATTR, attrString, type Span } from '../../src/telemetry/span.js';
 import { ISTIO_LABELS } from '../../src/sidecar/identity.js';
+import { ISTIO_ACCESS_LOG_FIELDS } from '../../src/telemetry/access-log.js';
 
-const ACCESS_LOG_FIELDS = [
-  'start_time', 'method', 'path', 'protocol', 'response_code', 'response_flags', 'bytes_received', 'bytes_sent', 'duration',
-  'upstream_host', 'upstream_cluster', 'x_request_id', 'traceparent', 'authority', 'upstream_request_attempt_count',
+const ACCESS_LOG_FIELDS = [...ISTIO_ACCESS_LOG_FIELDS,
+
+  'traceparent', 'upstream_request_attempt_count', 'reporter', 'workload', 'instance', 'destination_service',
 ];
 
 test.serial('Bookinfo on local processes: traces, access logs and metrics agree, and nothing is left running', async (t) => {

@@ -33,8 +33,10 @@ test("flags print in Envoy's order, whatever order they were set in", (t) => {
 test('past the series bound, requests still count, in one series labelled unknown', async (t) => {
   const { Registry } = await import('prom-client');
   const { RequestMetrics, MAX_SERIES } = await import('../../src/sidecar/request-metrics.js');
-  const { servicePeer } = await import('../../src/sidecar/identity.js');
+  const { servicePeer, PLAINTEXT } = await import('../../src/sidecar/identity.js');
   const metrics = new RequestMetrics(new Registry());
-  for (let i = 0; i < MAX_SERIES + 100; i++) metrics.record('source', servicePeer('a', 'v1'), servicePeer(`b${i}`, 'v1'), `b${i}`, 200, '-', 1, 1, 1);
+  for (let i = 0; i < MAX_SERIES + 100; i++) {
+    metrics.record({ reporter: 'source', source: servicePeer('a', 'v1'), destination: servicePeer(`b${i}`, 'v1'), destinationService: `b${i}`, status: 200, flags: '-', security: PLAINTEXT }, 1, 1, 1);
+  }
   t.is(metrics.overflowed, 100);
 });

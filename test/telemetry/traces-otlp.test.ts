@@ -107,6 +107,8 @@ test('the access log line a sidecar writes by hand is the JSON of an AccessLogEn
     status: 503, flags: ['UF', 'URX'], details: 'upstream_reset_before_response_started{connection_failure}', bytesReceived: 0, bytesSent: 91,
     upstreamHost: '127.0.0.1:1', upstreamCluster: 'outbound|8080||svc.default.svc.cluster.local', upstreamServiceTime: null, attempts: 3,
     requestId: 'id', traceparent: `00-${T}-00f067aa0ba902b7-01`, userAgent: null, routeName: null, source: peer, destination: peer, destinationService: 'svc',
+    requestHeaderBytes: 10, responseHeaderBytes: 20, forwardedFor: null, upstreamLocalAddress: null, downstreamLocalAddress: '127.0.0.1:15001',
+    downstreamRemoteAddress: '127.0.0.1:40000', serverName: null, security: { mtls: false, sourcePrincipal: undefined, destinationPrincipal: undefined },
   });
   const record = parseLogLine(lines[0]!);
   t.is(record.kind, 'access');

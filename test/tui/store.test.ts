@@ -27,7 +27,7 @@ function fakeSession() {
 const access = (i: number): AccessLogEntry => ({
   start_time: new Date().toISOString(), method: 'GET', path: `/x/${i}`, protocol: 'HTTP/1.1', response_code: 200, response_flags: '-',
   response_code_details: 'via_upstream', bytes_received: 0, bytes_sent: 10, duration: 3, upstream_service_time: null, upstream_host: null,
-  upstream_cluster: 'inbound|1||', upstream_request_attempt_count: 1, x_request_id: 'r', traceparent: 't', authority: 'api:8080',
+  upstream_cluster: 'inbound|1||', upstream_request_attempt_count: 1, request_id: 'r', traceparent: 't', connection_termination_details: null, upstream_transport_failure_reason: null, x_forwarded_for: null, upstream_local_address: null, downstream_local_address: null, downstream_remote_address: null, requested_server_name: null, authority: 'api:8080',
   user_agent: null, route_name: null, reporter: 'destination', workload: 'api-v1', instance: 'api-v1-0', destination_service: 'api',
 });
 

@@ -3,6 +3,7 @@
 // Each copy is its own client span in the request's trace.
 
 import http from 'node:http';
+import https from 'node:https';
 import { HEADER } from '../../control/protocol.js';
 import type { MirrorPolicy } from '../../policy/config.js';
 import { chance, unit } from '../../policy/decide.js';
@@ -45,8 +46,9 @@ export function shadow(stream: OutboundStream, mirrors: readonly MirrorPolicy[],
         [ATTR.upstreamCluster]: cluster.name, [ATTR.mirror]: true,
       }, status);
     };
-    const copy = http.request({
-      host: endpoint.host, port: endpoint.port, method: stream.method, path: stream.upstreamPath, headers, agent: cluster.agent, timeout: SHADOW_TIMEOUT_MS,
+    const transport = cluster.transport(endpoint);
+    const copy = (transport.mtls ? https : http).request({
+      host: endpoint.host, port: endpoint.port, method: stream.method, path: stream.upstreamPath, headers, agent: transport.agent, timeout: SHADOW_TIMEOUT_MS,
     }, (response) => {
       response.resume();
       response.on('end', () => record(response.statusCode ?? 0));

@@ -92,12 +92,13 @@ export function sendAttempt(proxy: httpProxy, spec: AttemptSpec): Promise<Attemp
   const overallFirst = spec.perTryTimeoutMs === undefined || spec.untilDeadline <= spec.perTryTimeoutMs;
   const limit = overallFirst ? spec.untilDeadline : spec.perTryTimeoutMs!;
   const ended = cluster.started(endpoint);
+  const transport = cluster.transport(endpoint);
   return new Promise((resolve) => {
     const upstream = new UpstreamRequest((outcome, response) => {
       cancelReset();
       if (response) response.once('close', ended);
       else ended();
-      resolve({ number, endpoint, spanId, startMs, endMs: nowMs(), outcome, response });
+      resolve({ number, endpoint, spanId, startMs, endMs: nowMs(), outcome, response, mtls: transport.mtls });
     }, cluster.trafficPolicy.connectionPool.connectTimeoutMs);
     const cancelReset = stream.onDownstreamReset(() => upstream.settle({ kind: 'reset' }));
     if (stream.downstreamGone) {
@@ -126,8 +127,8 @@ export function sendAttempt(proxy: httpProxy, spec: AttemptSpec): Promise<Attemp
     req.url = stream.upstreamPath;
     proxy.web(req, stream.res, {
       meshSimUpstream: upstream,
-      target: { protocol: 'http:', host: endpoint.host, port: endpoint.port },
-      agent: cluster.agent,
+      target: { protocol: transport.protocol, host: endpoint.host, port: endpoint.port },
+      agent: transport.agent,
       // The first try of a bodiless request pipes the request itself; later tries, and
       // requests with a body, send the buffered copy.
       buffer: number === 1 && stream.body === EMPTY ? undefined : Readable.from(stream.body.length > 0 ? [stream.body] : []),

@@ -1,0 +1,48 @@
+// What stands in for a sidecar in a pod outside the mesh (`sidecar: false`): the pod's
+// network and kube-proxy, nothing more. Callers reach the app unchanged; the app's calls
+// go to an instance of the service they name, round robin, in plaintext, with no
+// routing rules, retries, identity or telemetry (a real pod without Envoy has none). A
+// connection the other end resets is reset here too, as the app would see it.
+
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import httpProxy from 'http-proxy';
+import { serviceFromAuthority, type SidecarSnapshot } from '../control/protocol.js';
+import { destinationOf } from './outbound.js';
+
+export class Passthrough {
+  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
+  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
+  private next = 0;
+
+  constructor(
+    private readonly snapshot: () => SidecarSnapshot | undefined,
+    private readonly app: { host: string; port: number } | undefined,
+  ) {
+    this.proxy.on('error', () => {});
+  }
+
+  /** To the app in this pod, as it came. */
+  inbound(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.app) return void res.destroy();
+    this.proxy.web(req, res, { target: { protocol: 'http:', ...this.app }, agent: this.agent }, () => res.destroy());
+  }
+
+  /** From the app, to an instance of the service its Host names (kube-proxy's round robin). */
+  outbound(req: IncomingMessage, res: ServerResponse): void {
+    const { authority, path } = destinationOf(req);
+    const endpoints = this.snapshot()?.services[serviceFromAuthority(authority)]?.endpoints ?? [];
+    if (endpoints.length === 0) {
+      // No such Service, or no ready pod: the connection is refused, as a ClusterIP with no endpoints refuses it.
+      res.destroy();
+      return;
+    }
+    const endpoint = endpoints[this.next++ % endpoints.length]!;
+    req.url = path;
+    this.proxy.web(req, res, { target: { protocol: 'http:', host: endpoint.host, port: endpoint.port }, agent: this.agent }, () => res.destroy());
+  }
+
+  close(): void {
+    this.agent.destroy();
+    this.proxy.close();
+  }
+}
