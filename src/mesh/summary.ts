@@ -88,6 +88,7 @@ export function buildSummary(input: {
   }
   const edges = input.stats.edgeList()
     .filter((e) => e.requests > 0)
+    .map(({ source, destination, requests, errors }) => ({ source, destination, requests, errors }))
     .sort((a, b) => a.source.localeCompare(b.source) || a.destination.localeCompare(b.destination));
   return {
     scenario: input.scenario.name,

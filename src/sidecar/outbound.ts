@@ -213,6 +213,7 @@ export class Outbound implements FilterCallbacks {
       const attributes = this.attributes(stream, attemptStatus, attemptFlags, final, attempt.number);
       attributes[ATTR.destinationVersion] = attempt.endpoint.version;
       attributes[ATTR.serverInstance] = attempt.endpoint.instance;
+      attributes[ATTR.mtls] = attempt.mtls;
       this.emitSpan(stream, attempt.spanId, name, attempt.startMs, final ? endMs : attempt.endMs, attributes, attemptStatus);
     });
   }

@@ -61,6 +61,8 @@ export const ATTR = {
   requestKey: 'mesh_sim.request',
   /** On a server span: the caller's SPIFFE ID, when it came over mutual TLS (Istio's peer identity). */
   peerPrincipal: 'istio.source_principal',
+  /** On a client span: this attempt went over mutual TLS. */
+  mtls: 'mesh_sim.mtls',
   /** How the connection was secured: `mutual_tls` or `none` (Istio's connection_security_policy). */
   connectionSecurity: 'istio.connection_security_policy',
 } as const;

@@ -4,6 +4,7 @@
 // second (the live UI's rates and sparklines), per segment of the timeline (exact check
 // windows: see windows.ts), and as totals for the whole run, so memory stays bounded.
 
+import { GATEWAY } from '../control/protocol.js';
 import { Sketch } from './sketch.js';
 import { ATTR, SIDECAR_SDK, attrString, durationMs, isErrorStatus, statusOf, type Span } from './span.js';
 import { NO_SEGMENT } from './windows.js';
@@ -105,6 +106,17 @@ export interface EdgeFigures {
   destination: string;
   requests: number;
   errors: number;
+  /** The latest request on it went over mutual TLS. */
+  mtls: boolean;
+}
+
+interface EdgeEntry {
+  source: string;
+  sourceVersion: string;
+  destination: string;
+  destinationVersion: string;
+  series: Series;
+  mtls: boolean;
 }
 
 function figures(slot: Slot, seconds: number): ServiceFigures {
@@ -140,9 +152,12 @@ export function isSidecarSpan(span: Span): boolean {
   return span.attributes['telemetry.sdk.name'] === SIDECAR_SDK;
 }
 
+const GATEWAY_NAME: string = GATEWAY.name;
+
 export class RequestStats {
   private readonly services = new Map<string, Map<string, Series>>();
-  private readonly edges = new Map<string, { source: string; destination: string; series: Series }>();
+  /** By source and destination workload (service and version): Kiali's versioned-app graph; folded for the app graph. */
+  private readonly edges = new Map<string, EdgeEntry>();
   private readonly eviction: Eviction;
 
   /** `retentionSeconds` of per-second slots are kept for live windows; segments and totals for ever. */
@@ -161,12 +176,15 @@ export class RequestStats {
     } else if (span.kind === 'client' && span.attributes[ATTR.final] === true) {
       const destination = attrString(span, ATTR.peerService);
       if (destination === undefined) return;
-      const key = `${span.service}\u0000${destination}`;
+      const sourceVersion = attrString(span, ATTR.canonicalRevision) ?? attrString(span, 'service.version') ?? 'unknown';
+      const destinationVersion = attrString(span, ATTR.destinationVersion) ?? 'unknown';
+      const key = `${span.service}\u0000${sourceVersion}\u0000${destination}\u0000${destinationVersion}`;
       let edge = this.edges.get(key);
       if (!edge) {
-        edge = { source: span.service, destination, series: new Series() };
+        edge = { source: span.service, sourceVersion, destination, destinationVersion, series: new Series(), mtls: false };
         this.edges.set(key, edge);
       }
+      edge.mtls = span.attributes[ATTR.mtls] === true;
       edge.series.add(Math.floor(span.endMs / 1000), segment, isErrorStatus(statusOf(span)), undefined);
     } else {
       return;
@@ -225,11 +243,21 @@ export class RequestStats {
     return out;
   }
 
-  edgeList(window?: Window): EdgeFigures[] {
-    return [...this.edges.values()].map(({ source, destination, series }) => {
-      const slot = select(series, window);
-      return { source, destination, requests: slot.requests, errors: slot.errors };
-    });
+  /** Edges between services; with `versions`, between `service version` workloads (a request that reached none goes to `service unknown`). */
+  edgeList(window?: Window, versions = false): EdgeFigures[] {
+    const out = new Map<string, EdgeFigures>();
+    for (const edge of this.edges.values()) {
+      const source = versions && edge.source !== GATEWAY_NAME ? `${edge.source} ${edge.sourceVersion}` : edge.source;
+      const destination = versions ? `${edge.destination} ${edge.destinationVersion}` : edge.destination;
+      const slot = select(edge.series, window);
+      const key = `${source}\u0000${destination}`;
+      const figures = out.get(key) ?? { source, destination, requests: 0, errors: 0, mtls: false };
+      figures.requests += slot.requests;
+      figures.errors += slot.errors;
+      figures.mtls ||= edge.mtls && slot.requests > 0;
+      out.set(key, figures);
+    }
+    return [...out.values()];
   }
 }
 

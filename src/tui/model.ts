@@ -38,6 +38,8 @@ export interface EdgeRow {
   destination: string;
   rps: number;
   errorShare: number;
+  /** Its requests go over mutual TLS (Kiali's lock). */
+  mtls?: boolean;
 }
 
 export type Health = 'good' | 'warn' | 'bad' | 'idle';
@@ -260,6 +262,8 @@ export interface WaterfallRow {
   rule: string | undefined;
   /** That rule by name: `VirtualService reviews http[0].fault.delay`. */
   ruleName: string | undefined;
+  /** Who called, as the callee's sidecar knows it: the caller's SPIFFE ID over mutual TLS, `plaintext` otherwise. */
+  identity: string | undefined;
 }
 
 /** A trace as a Jaeger-like waterfall: parents before children, siblings by start time. */
@@ -298,6 +302,7 @@ export function waterfall(spans: readonly Span[]): { rows: WaterfallRow[]; start
       fault: attrString(span, ATTR.fault),
       rule: attrString(span, ATTR.rule),
       ruleName: attrString(span, ATTR.ruleName),
+      identity: identityOf(span),
     });
     for (const child of (children.get(span.spanId) ?? []).sort((a, b) => a.startMs - b.startMs)) visit(child, depth + 1);
   };
@@ -305,9 +310,17 @@ export function waterfall(spans: readonly Span[]): { rows: WaterfallRow[]; start
   return { rows, startMs, durationMs: endMs - startMs };
 }
 
-/** Why a span failed or was slow, in words a person can act on. */
+function identityOf(span: Span): string | undefined {
+  if (span.kind === 'client') return span.attributes[ATTR.mtls] === true ? 'mutual TLS' : span.attributes[ATTR.mtls] === false ? 'plaintext' : undefined;
+  const security = attrString(span, ATTR.connectionSecurity);
+  if (security === undefined) return undefined;
+  return security === 'mutual_tls' ? `mutual TLS from ${attrString(span, ATTR.peerPrincipal) ?? 'an unnamed peer'}` : 'plaintext: no caller identity';
+}
+
+/** Why a span failed or was slow, in words a person can act on; then who called, and how. */
 export function explain(row: WaterfallRow): string[] {
   const lines: string[] = [];
+  if (row.status === 403 && row.ruleName?.startsWith('AuthorizationPolicy')) lines.push('403: RBAC: access denied, by an AuthorizationPolicy of this workload');
   for (const flag of row.flags) lines.push(`${flag}: ${RESPONSE_FLAGS[flag]}`);
   if (row.fault === 'delay' && !row.flags.includes('DI')) lines.push(`DI: ${RESPONSE_FLAGS.DI}`);
   if (row.retry) lines.push(`attempt ${row.attempt}: a retry of an earlier failed attempt`);
@@ -316,6 +329,7 @@ export function explain(row: WaterfallRow): string[] {
   }
   if (row.ruleName) lines.push(`rule: ${row.ruleName}${row.rule ? ` (${row.rule})` : ''}`);
   else if (row.rule) lines.push(`rule: ${row.rule}`);
+  if (row.identity) lines.push(`identity: ${row.identity}`);
   return lines;
 }
 

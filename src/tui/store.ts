@@ -34,6 +34,8 @@ export interface UiSnapshot {
   startup: StartupInstance[];
   services: ServiceRow[];
   edges: EdgeRow[];
+  /** The same between workloads (`reviews v2`): Kiali's versioned-app graph. */
+  versionedEdges: EdgeRow[];
   totals: { rps: number; successRate: number | null };
   traces: TraceRow[];
   timeline: TimelineView;
@@ -172,9 +174,10 @@ export class UiStore {
       };
     });
     const seconds = windowMs / 1000;
-    const edges: EdgeRow[] = session.stats.edgeList(window)
+    const rows = (versions: boolean): EdgeRow[] => session.stats.edgeList(window, versions)
       .filter((e) => e.requests > 0)
-      .map((e) => ({ source: e.source, destination: e.destination, rps: e.requests / seconds, errorShare: e.errors / e.requests }));
+      .map((e) => ({ source: e.source, destination: e.destination, rps: e.requests / seconds, errorShare: e.errors / e.requests, mtls: e.mtls }));
+    const edges = rows(false);
     const entry = edges.filter((e) => e.source === GATEWAY.name);
     const entryRps = entry.reduce((n, e) => n + e.rps, 0);
     const entryErrors = entry.reduce((n, e) => n + e.rps * e.errorShare, 0);
@@ -189,6 +192,7 @@ export class UiStore {
       startup: [...session.instances.values()].map((s) => ({ id: s.plan.id, service: s.plan.service, state: s.state })),
       services,
       edges,
+      versionedEdges: rows(true),
       totals: { rps: entryRps, successRate: entryRps > 0 ? 1 - entryErrors / entryRps : null },
       traces: session.traces.recent().map(traceRow),
       timeline: this.timelineView(),

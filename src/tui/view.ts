@@ -19,6 +19,8 @@ export interface ViewState {
   sort: ServiceSort;
   logScroll: number;
   failedOnly: boolean;
+  /** The graph between versions (workloads) rather than services. */
+  versions: boolean;
   order: TraceOrder;
   openTrace: string | undefined;
   spanSelected: number;
@@ -35,6 +37,7 @@ export const initialView: ViewState = {
   sort: 'name',
   logScroll: 0,
   failedOnly: false,
+  versions: false,
   order: 'recent',
   openTrace: undefined,
   spanSelected: 0,
@@ -51,6 +54,7 @@ export type Action =
   | { type: 'escape' }
   | { type: 'sort' }
   | { type: 'failedOnly' }
+  | { type: 'versions' }
   | { type: 'order' }
   | { type: 'openTrace'; traceId: string }
   | { type: 'logsOf'; service: string };
@@ -93,6 +97,8 @@ export function reduce(view: ViewState, action: Action): ViewState {
       return { ...view, filters: { ...view.filters, [view.pane]: '' }, logScroll: 0 };
     case 'sort':
       return { ...view, sort: SERVICE_SORTS[(SERVICE_SORTS.indexOf(view.sort) + 1) % SERVICE_SORTS.length]! };
+    case 'versions':
+      return { ...view, versions: !view.versions, selected: { ...view.selected, Graph: 0 } };
     case 'failedOnly':
       return { ...view, failedOnly: !view.failedOnly, selected: { ...view.selected, Traces: 0 } };
     case 'order':

@@ -173,3 +173,39 @@ test('Startup shows each instance as it comes up, and a failure plainly', (t) =>
   t.regex(failed, /could not start/);
   t.regex(failed, /reviews-v1-0 exited with code 3/);
 });
+
+test('Graph marks mutual TLS edges, and v draws it between versions, as Kiali\'s versioned-app graph', (t) => {
+  const snapshot = recordedSnapshot();
+  const services = frame(<GraphPane edges={snapshot.edges} declared={[]} services={snapshot.services} width={100} height={20} offset={0} />);
+  t.regex(services, /details 24\.0 rps 0% err 🔒mTLS/);
+  t.notRegex(services, /reviews 24\.0 rps 12\.0% err 🔒/, 'a plaintext edge has no lock');
+  const versions = frame(<GraphPane edges={snapshot.versionedEdges} declared={[]} services={[]} width={100} height={20} offset={0} versions />);
+  t.regex(versions, /productpage v1 24\.0 rps/);
+  for (const v of ['v1', 'v2', 'v3']) t.regex(versions, new RegExp(`─▶ reviews ${v} 8\\.0 rps`));
+  t.regex(versions, /reviews v2 8\.0 rps 36\.0% err 🔒mTLS\n[│ ]+└─▶ ratings v1/);
+  t.regex(versions, /^versions \(v: services\)/m);
+  const pane = PANES.find((p) => p.name === 'Graph')!;
+  const ctx = { snapshot, source: recordedSource(), view: { ...initialView, pane: 'Graph' }, width: 100, height: 20 };
+  t.deepEqual(pane.keys!.find((k) => k.key === 'v')!.act(ctx), { type: 'versions' });
+  t.true(pane.rows({ ...ctx, view: { ...ctx.view, versions: true } }) > pane.rows(ctx), 'more nodes by version');
+});
+
+test('a span says who called and how: the caller\'s SPIFFE ID over mutual TLS, and a denial\'s policy', async (t) => {
+  const { explain } = await import('../../src/tui/model.js');
+  const { ATTR } = await import('../../src/telemetry/span.js');
+  const server = {
+    traceId: TRACE_ID, spanId: 'a1', parentSpanId: undefined, name: 'x', kind: 'server' as const, startMs: 0, endMs: 1, service: 'ratings', error: false,
+    attributes: {
+      [ATTR.status]: 403, [ATTR.responseFlags]: '-', [ATTR.connectionSecurity]: 'mutual_tls', [ATTR.peerPrincipal]: 'spiffe://cluster.local/ns/default/sa/reviews',
+      [ATTR.ruleName]: 'AuthorizationPolicy ratings-viewer (none)', [ATTR.rule]: 'authz.yaml:3',
+    },
+  };
+  const why = explain(waterfall([server]).rows[0]!);
+  t.deepEqual(why, [
+    '403: RBAC: access denied, by an AuthorizationPolicy of this workload',
+    'rule: AuthorizationPolicy ratings-viewer (none) (authz.yaml:3)',
+    'identity: mutual TLS from spiffe://cluster.local/ns/default/sa/reviews',
+  ]);
+  const plain = explain(waterfall([{ ...server, attributes: { [ATTR.status]: 200, [ATTR.connectionSecurity]: 'none' } }]).rows[0]!);
+  t.deepEqual(plain, ['identity: plaintext: no caller identity']);
+});
