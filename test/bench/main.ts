@@ -47,27 +47,13 @@ function load<T>(args: LoadArgs): Promise<T> {
   });
 }
 
-/** One sidecar process in front of the upstream, fed by a real control plane and collector. */
-async function startSidecar(upstream: number): Promise<{ pid: number; inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
-  const scenario: Pick<Scenario, 'services' | 'config'> = {
-    services: [{ name: 'bench', sidecar: true, port: 8080, where: 'bench:1', versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }] }],
-    config: emptyMeshConfig(),
-  };
-  const plane = new ControlPlane(scenario, 1);
-  // The outbound path's endpoint is the upstream itself, standing in for a callee's inbound.
-  const identity = { instance: 'bench-v1-0', service: 'bench', version: 'v1', host: '127.0.0.1', port: upstream };
-  plane.register(identity);
-  let spans = 0;
-  const hub = new Hub(plane, (id) => (id === identity.instance ? identity : undefined), (s) => (spans += s.length));
-  const hubPort = await hub.listen(['127.0.0.1']);
-  const [inbound, outbound, admin] = await freePorts(3);
-  const boot: SidecarBoot = {
-    instance: identity.instance, service: 'bench', version: 'v1', namespace: 'default', workload: 'bench-v1', servicePort: 8080, mode: 'sidecar',
-    listen: { host: '127.0.0.1', inbound: inbound!, outbound: outbound!, admin: admin! },
-    app: { host: '127.0.0.1', port: upstream },
-    controlUrl: `http://127.0.0.1:${hubPort}`,
-    controlSecret: hub.secret,
-  };
+const benchService = (name: string): Scenario['services'][number] => ({
+  name, sidecar: true, port: 8080, where: 'bench:1',
+  versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }],
+});
+
+/** Spawns a sidecar process with `boot`; resolves once it holds the plane's configuration. */
+async function spawnSidecar(boot: SidecarBoot, plane: ControlPlane): Promise<{ pid: number; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, [here('../../src/sidecar/main.js')], {
     env: { ...process.env, [SIDECAR_ENV]: JSON.stringify(boot) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
@@ -78,24 +64,125 @@ async function startSidecar(upstream: number): Promise<{ pid: number; inbound: n
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('the sidecar did not reach the control plane within 15 s')), 15_000);
     child.once('exit', (code) => reject(new Error(`the sidecar exited (${code}) before it was ready`)));
-    plane.on('ack', (_i: string, v: number) => {
-      if (v < 1) return;
+    const onAck = (instance: string, v: number) => {
+      if (instance !== boot.instance || v < 1) return;
       clearTimeout(timer);
+      plane.off('ack', onAck);
       resolve();
-    });
+    };
+    plane.on('ack', onAck);
   });
+  return {
+    pid: child.pid!,
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('close', r));
+    },
+  };
+}
+
+function sidecarBoot(instance: string, service: string, ports: { inbound: number; outbound: number; admin: number }, app: number, hub: Hub, hubPort: number): SidecarBoot {
+  return {
+    instance, service, version: 'v1', namespace: 'default', workload: `${service}-v1`, servicePort: 8080, mode: 'sidecar',
+    listen: { host: '127.0.0.1', ...ports },
+    app: { host: '127.0.0.1', port: app },
+    controlUrl: `http://127.0.0.1:${hubPort}`,
+    controlSecret: hub.secret,
+  };
+}
+
+/** One sidecar process in front of the upstream, fed by a real control plane and collector. */
+async function startSidecar(upstream: number): Promise<{ pid: number; inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
+  const plane = new ControlPlane({ services: [benchService('bench')], config: emptyMeshConfig() }, 1);
+  // The outbound path's endpoint is the upstream itself, standing in for a callee's inbound
+  // (a pod without a sidecar, so the outbound speaks plaintext to it).
+  plane.setScenario({ services: [{ ...benchService('bench'), sidecar: false }], config: emptyMeshConfig() });
+  const identity = { instance: 'bench-v1-0', service: 'bench', version: 'v1', host: '127.0.0.1', port: upstream };
+  plane.register(identity);
+  let spans = 0;
+  const hub = new Hub(plane, (id) => (id === identity.instance ? identity : undefined), (s) => (spans += s.length));
+  const hubPort = await hub.listen(['127.0.0.1']);
+  const [inbound, outbound, admin] = await freePorts(3);
+  const sidecar = await spawnSidecar(sidecarBoot(identity.instance, 'bench', { inbound: inbound!, outbound: outbound!, admin: admin! }, upstream, hub, hubPort), plane);
   plane.setReady(identity.instance, true);
   await plane.awaitAcked([identity.instance], plane.version, 5000);
   return {
-    pid: child.pid!,
+    pid: sidecar.pid,
     inbound: inbound!,
     outbound: outbound!,
     spans: () => spans,
     stop: async () => {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('close', r));
+      await sidecar.stop();
       await hub.close();
     },
+  };
+}
+
+/**
+ * One hop as Istio makes it: a caller's sidecar (outbound) to the callee's sidecar
+ * (inbound) to the app, with automatic mutual TLS on, then off (a mesh-wide
+ * PeerAuthentication DISABLE), side by side against the app called directly.
+ */
+async function mtlsBenchmarks(): Promise<Record<string, unknown>> {
+  const [upstreamPort] = await freePorts(1);
+  await server('upstream', upstreamPort!);
+  const services = [benchService('bench'), benchService('client')];
+  const plane = new ControlPlane({ services, config: emptyMeshConfig() }, 1);
+  const [calleeIn, calleeOut, calleeAdmin, callerIn, callerOut, callerAdmin] = await freePorts(6);
+  const callee = { instance: 'bench-v1-0', service: 'bench', version: 'v1', host: '127.0.0.1', port: calleeIn! };
+  const caller = { instance: 'client-v1-0', service: 'client', version: 'v1', host: '127.0.0.1', port: callerIn! };
+  plane.register(callee);
+  plane.register(caller);
+  const hub = new Hub(plane, (id) => (id === callee.instance ? callee : id === caller.instance ? caller : undefined), () => {});
+  const hubPort = await hub.listen(['127.0.0.1']);
+  const sidecars = [
+    await spawnSidecar(sidecarBoot(callee.instance, 'bench', { inbound: calleeIn!, outbound: calleeOut!, admin: calleeAdmin! }, upstreamPort!, hub, hubPort), plane),
+    await spawnSidecar(sidecarBoot(caller.instance, 'client', { inbound: callerIn!, outbound: callerOut!, admin: callerAdmin! }, upstreamPort!, hub, hubPort), plane),
+  ];
+  plane.setReady(callee.instance, true);
+  const setMtls = async (on: boolean) => {
+    const config = emptyMeshConfig();
+    if (!on) config.peerAuthentications = [{ origin: { kind: 'PeerAuthentication', name: 'default', namespace: 'istio-system', where: 'bench:1' }, namespace: 'istio-system', name: 'default', selector: undefined, mode: 'DISABLE', ports: {} }];
+    plane.setScenario({ services, config });
+    await plane.awaitAcked([callee.instance, caller.instance], plane.version, 5000);
+  };
+  const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number }>({
+    url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'closed', connections: 32, rate: 0, seconds: 3, absolute,
+  });
+  const open = (port: number, absolute: boolean) => load<{ p50: number; p99: number; failed: number; done: number }>({
+    url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'open', connections: 64, rate: 500, seconds: 5, absolute,
+  });
+  const runs: Record<'on' | 'off', { rps: number[]; p50: number[]; p99: number[]; failed: number }> = {
+    on: { rps: [], p50: [], p99: [], failed: 0 }, off: { rps: [], p50: [], p99: [], failed: 0 },
+  };
+  const direct = await open(upstreamPort!, false);
+  for (let r = 0; r < 3; r++) {
+    for (const mode of ['on', 'off'] as const) {
+      log(`mTLS ${mode}, round ${r + 1}/3`);
+      await setMtls(mode === 'on');
+      const throughput = await closed(callerOut!, true);
+      const latency = await open(callerOut!, true);
+      runs[mode].rps.push(throughput.rps);
+      runs[mode].p50.push(latency.p50);
+      runs[mode].p99.push(latency.p99);
+      runs[mode].failed += throughput.failed + latency.failed;
+    }
+  }
+  for (const sidecar of sidecars) await sidecar.stop();
+  await hub.close();
+  const figures = (mode: 'on' | 'off') => ({
+    hopRps: round(median(runs[mode].rps), 0),
+    addedP50Ms: round(median(runs[mode].p50) - direct.p50),
+    addedP99Ms: round(median(runs[mode].p99) - direct.p99),
+    failed: runs[mode].failed,
+  });
+  const on = figures('on');
+  const off = figures('off');
+  return {
+    mtlsOn: on,
+    mtlsOff: off,
+    throughputRatioOnOverOff: round(on.hopRps / off.hopRps),
+    target: 'report what mTLS costs: throughput ratio on/off (real Envoy loses a few %), added latency side by side',
   };
 }
 
@@ -301,6 +388,7 @@ if (only === 'scale' || only === 'fidelity') {
   process.exit(0);
 }
 if (!only || only === 'sidecar') results.sidecar = await sidecarBenchmarks();
+if (!only || only === 'mtls') results.mtls = await mtlsBenchmarks();
 if (!only || only === 'bookinfo') results.bookinfo = await bookinfoBenchmarks();
 if (!only || only === 'docker') results.docker = await dockerBenchmarks();
 if (!only || only === 'ui') {
