@@ -14,7 +14,8 @@ import { clusterPodSpec, type PodSpec } from '../runtime/pod-spec.js';
 import type { InstancePlan } from '../runtime/runtime.js';
 import { APP_IN_IMAGE, NODE_IN_IMAGE } from '../runtime/docker/images.js';
 import { kubectlYaml, resourceDocument } from '../istio/print.js';
-import { resourceKey, type IstioResource } from '../istio/resources.js';
+import { NAMESPACE, resourceKey, type IstioResource } from '../istio/resources.js';
+import { ROOT_NAMESPACE } from '../policy/security.js';
 import { formatDuration } from '../scenario/units.js';
 import { TRAFFIC_ENV, type TrafficBoot } from '../traffic/boot.js';
 import { VERSION } from '../version.js';
@@ -79,12 +80,30 @@ function metadata(name: string, namespace: string, labels: Record<string, string
   return { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'mesh-sim', ...labels } };
 }
 
-/** Istio resources as kubectl applies them, in the export's namespace. */
+/**
+ * Istio resources as kubectl applies them, in the export's namespace; mesh-wide
+ * policies stay in istio-system. The scenario's namespace is `default`: an
+ * AuthorizationPolicy's principals and namespaces that name it are moved to the
+ * export's, so they name the same workloads there.
+ */
 function istioDocuments(resources: readonly IstioResource[], namespace: string): string {
   return resources.map((r) => {
-    const doc = resourceDocument(r) as { metadata: Record<string, unknown> };
-    return `# ${r.kind} ${r.name}: ${r.origin.shorthand ? `the \`mesh:\` shorthand at ${r.origin.where}` : r.origin.where}\n${kubectlYaml({ ...doc, metadata: { ...doc.metadata, namespace } })}`;
+    const doc = resourceDocument(r) as { metadata: Record<string, unknown>; spec: unknown };
+    const target = r.namespace === ROOT_NAMESPACE ? ROOT_NAMESPACE : namespace;
+    const spec = r.kind === 'AuthorizationPolicy' && namespace !== NAMESPACE ? renamespace(doc.spec, namespace) : doc.spec;
+    return `# ${r.kind} ${r.name}: ${r.origin.shorthand ? `the \`mesh:\` shorthand at ${r.origin.where}` : r.origin.where}\n${kubectlYaml({ ...doc, metadata: { ...doc.metadata, namespace: target }, spec })}`;
   }).join('---\n');
+}
+
+/** `cluster.local/ns/default/...` and a namespace `default` in a policy, as they read in `namespace`. */
+function renamespace(value: unknown, namespace: string, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => renamespace(v, namespace, key));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, renamespace(v, namespace, k)]));
+  }
+  if (typeof value !== 'string') return value;
+  if ((key === 'namespaces' || key === 'notNamespaces') && value === NAMESPACE) return namespace;
+  return value.replace(`/ns/${NAMESPACE}/`, `/ns/${namespace}/`);
 }
 
 function servicePort(scenario: Scenario, service: string): number {
@@ -143,7 +162,8 @@ function deployment(spec: PodSpec, replicas: number, options: ExportOptions): Ma
       replicas,
       selector: { matchLabels: { app: spec.labels.app, version: spec.labels.version } },
       template: {
-        metadata: { labels: spec.labels },
+        // A pod outside the mesh (`sidecar: false`) is one Istio does not inject.
+        metadata: { labels: spec.labels, ...(plan.sidecar ? {} : { annotations: { 'sidecar.istio.io/inject': 'false' } }) },
         spec: {
           serviceAccountName: spec.serviceAccount,
           containers,
@@ -279,7 +299,8 @@ function eventCommands(event: TimelineEvent, before: Scenario, after: Scenario |
     const now = new Set(after.istio.map(resourceKey));
     const changed = after.istio.filter((r) => was.get(resourceKey(r)) !== JSON.stringify(resourceDocument(r)));
     for (const r of before.istio.filter((x) => !now.has(resourceKey(x)))) {
-      out.push(`kubectl -n "$NS" delete ${r.kind.toLowerCase()}.${r.apiVersion.split('/')[0]} ${shellQuote(r.name)} --ignore-not-found`);
+      const ns = r.namespace === ROOT_NAMESPACE ? ROOT_NAMESPACE : '"$NS"';
+      out.push(`kubectl -n ${ns} delete ${r.kind.toLowerCase()}.${r.apiVersion.split('/')[0]} ${shellQuote(r.name)} --ignore-not-found`);
     }
     if (changed.length > 0) {
       const path = `timeline/${tag}-istio.yaml`;

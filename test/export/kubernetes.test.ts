@@ -160,3 +160,22 @@ test('mesh-sim export writes the directory, refuses a non-empty one without --fo
   t.regex(noTarget.stderr, /--kubernetes DIR/);
   await mkdir(join(dir, 'y'));
 });
+
+test('security policies export as Istio takes them: mesh-wide ones stay in istio-system, principals move to the export\'s namespace, a pod outside the mesh is not injected', async (t) => {
+  const migration = join(PACKAGE_ROOT, 'scenarios/istio/mtls-migration.yaml');
+  const loaded = await loadScenarioFile(migration);
+  const files = await exportKubernetes(loaded.scenario, loaded.states, { image: 'mesh-sim:test', namespace: 'shop', seed: 7, durationMs: 60_000, file: migration });
+  const legacy = allObjects(files).find((d) => d.kind === 'Deployment' && d.metadata.name === 'sleep-legacy-v1')!;
+  t.deepEqual(legacy.spec.template.metadata.annotations, { 'sidecar.istio.io/inject': 'false' });
+  t.is(allObjects(files).find((d) => d.kind === 'Deployment' && d.metadata.name === 'sleep-v1')!.spec.template.metadata.annotations, undefined);
+  const applied = [...files].filter(([path]) => path.startsWith('timeline/')).flatMap(([, text]) => documents(text)).filter((d) => d.kind === 'PeerAuthentication');
+  t.deepEqual(applied.map((d) => d.metadata.namespace).sort(), ['istio-system', 'shop']);
+  t.regex(files.get('timeline.sh')!, /kubectl -n istio-system delete peerauthentication\.security\.istio\.io 'default'|kubectl -n istio-system delete peerauthentication\.security\.istio\.io default/);
+
+  const authz = join(PACKAGE_ROOT, 'scenarios/istio/authorization.yaml');
+  const a = await loadScenarioFile(authz);
+  const out = await exportKubernetes(a.scenario, a.states, { image: 'mesh-sim:test', namespace: 'shop', seed: 7, durationMs: 60_000, file: authz });
+  const viewers = [...out].filter(([path]) => path.startsWith('timeline/')).flatMap(([, text]) => documents(text)).filter((d) => d.metadata.name === 'details-viewer');
+  t.deepEqual(viewers[0]!.spec.rules[0].from[0].source.principals, ['cluster.local/ns/shop/sa/productpage']);
+  for (const object of [...allObjects(files), ...allObjects(out)]) t.notThrows(() => validateObject(object), `${object.kind} ${object.metadata?.name}`);
+});
