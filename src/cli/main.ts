@@ -72,6 +72,7 @@ Examples:
     .option('-r, --runtime <name>', 'where the mesh runs: process (local processes) or docker (containers)', 'process')
     .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
     .option('--no-prometheus', 'do not start Prometheus (and Grafana on docker) beside the mesh')
+    .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
     .addHelpText('after', `
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
 terminal, use \`mesh-sim run\`.
@@ -97,6 +98,7 @@ Examples:
     .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
     .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
     .option('--prometheus', 'start Prometheus (and Grafana on docker) beside the mesh, as up does')
+    .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
     .addHelpText('after', `
 Exit status: 0 when every check holds, 1 when one fails, 2 for bad input or a
 mesh that would not start, 130 when interrupted (the summary is still printed).

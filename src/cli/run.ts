@@ -14,6 +14,7 @@ import { runtimeFactory, RUNTIME_NAMES, type RuntimeName } from '../runtime/regi
 import { MAX_NODES } from '../runtime/process/process-runtime.js';
 import { clock } from '../tui/model.js';
 import { EXIT, UserError } from './exit-codes.js';
+import { forwardingFrom, forwardingReport, OtlpConfigError, type Forwarding } from '../telemetry/forward/setup.js';
 import type { Output } from './validate.js';
 
 export interface RunOptions {
@@ -26,6 +27,18 @@ export interface RunOptions {
   prometheus?: boolean;
   /** Process runtime: how many node processes host the pods. */
   nodes?: string;
+  /** Also send every span to this OTLP/HTTP collector. */
+  otlpEndpoint?: string;
+}
+
+/** `--otlp-endpoint` (or OTEL_EXPORTER_OTLP_*), checked before anything starts. */
+export function forwardingOption(endpoint: string | undefined): Forwarding | undefined {
+  try {
+    return forwardingFrom(endpoint);
+  } catch (error) {
+    if (error instanceof OtlpConfigError) throw new UserError(error.message);
+    throw error;
+  }
 }
 
 /** Runs without a given duration last this long. */
@@ -71,6 +84,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   const seedOption = parseSeed(options.seed);
   const runtime = parseRuntime(options.runtime);
   const nodes = parseNodes(options.nodes);
+  const forwarding = forwardingOption(options.otlpEndpoint);
   const loaded = await loadOrExplain(file, output);
   if (!loaded) return EXIT.badInput;
   const { scenario } = loaded;
@@ -83,6 +97,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     runtimeOptions: { nodes },
     seed,
     retentionSeconds: Math.ceil(durationMs / 1000) + 120,
+    forward: forwarding?.forwarder,
   });
   session.on('progress', (m) => output.err(`  ${m}`));
   session.on('warning', (m) => output.err(`  warning: ${m}`));
@@ -159,6 +174,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     process.off('SIGTERM', onSignal);
     accessLog?.end();
   }
+  if (forwarding) output.err(`  ${forwardingReport(forwarding)}`);
 
   const summary = sessionSummary(session, interrupted);
   output.out(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));

@@ -8,7 +8,7 @@ import { MeshSession } from '../mesh/session.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
-import { loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
+import { forwardingOption, loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
 import type { Output } from './validate.js';
 
 export interface UpOptions {
@@ -18,6 +18,8 @@ export interface UpOptions {
   nodes?: string;
   /** False with --no-prometheus. */
   prometheus?: boolean;
+  /** Also send every span to this OTLP/HTTP collector. */
+  otlpEndpoint?: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
   const seedOption = parseSeed(options.seed);
   const runtime = parseRuntime(options.runtime);
   const nodes = parseNodes(options.nodes);
+  const forwarding = forwardingOption(options.otlpEndpoint);
   const loaded = await loadOrExplain(file, output);
   if (!loaded) return EXIT.badInput;
   const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
@@ -60,7 +63,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     import('ink'), import('react'), import('../tui/app.js'), import('../tui/store.js'),
   ]));
 
-  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900 });
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900, forward: forwarding?.forwarder });
   const store = new UiStore(session, runtime);
   for (const warning of loaded.warnings) store.warn(`${warning.path}: ${warning.message}`);
 

@@ -3,6 +3,7 @@
 // sidecar is healthy and has the current config, and stops them all in order so that
 // nothing is left running and no span is lost.
 
+import type { BatchForwarder } from '../telemetry/forward/batch-forwarder.js';
 import { EventEmitter } from 'node:events';
 import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
@@ -53,6 +54,8 @@ export interface SessionOptions {
   readyTimeoutMs?: number;
   /** The collector's clock, which decides what is old; a benchmark replays an hour on a fake one. */
   clock?: () => number;
+  /** Where every span the collector takes is also sent (`--otlp-endpoint`). */
+  forward?: BatchForwarder;
 }
 
 export interface SessionEvents {
@@ -259,6 +262,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       this.attribution.add(span);
     }
     if (this.listenerCount('spans') > 0) this.emit('spans', spans);
+    this.options.forward?.add(spans);
   }
 
   private onLog(line: LogLine): void {
@@ -417,5 +421,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     clearInterval(this.settleTimer);
     await this.hub.close();
     this.plane.removeAllListeners();
+    // After the hub: the sidecars' last spans are in; what is queued goes out, within a bound.
+    await this.options.forward?.shutdown();
   }
 }
