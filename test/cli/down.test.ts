@@ -4,12 +4,10 @@ import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { findOnPath } from '../../src/runtime/which.js';
+import { missingPrometheus, withPrometheus } from '../helpers/prometheus.js';
 import { eventually, processesTagged, reaperTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
-const prometheus = findOnPath('prometheus');
-const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
-const run = prometheus || required ? test.serial : test.skip;
+const run = withPrometheus;
 
 /**
  * Starts `mesh-sim run` with Prometheus, waits until it scrapes, then kills mesh-sim
@@ -54,7 +52,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 run("after kill -9, the run's reaper stops what it left: a user's command, Prometheus, its data and its record", async (t) => {
-  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
+  if (missingPrometheus(t)) return;
   const stateDir = await mkdtemp(join(tmpdir(), 'mesh-sim-state-'));
   const tag = randomUUID();
   // A user's command as well: it has no IPC channel, and runs as a process group of its own.
@@ -83,7 +81,7 @@ traffic: [{to: web, rps: 10}]
 });
 
 run('mesh-sim down stops what a killed run left running and deletes its Prometheus data', async (t) => {
-  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
+  if (missingPrometheus(t)) return;
   const { stateDir, tag, prometheusDir } = await afterKilledRun(t);
 
   const down = await runCli(['down'], { env: { MESH_SIM_STATE_DIR: stateDir } });
@@ -99,7 +97,7 @@ run('mesh-sim down stops what a killed run left running and deletes its Promethe
 });
 
 run('the next run cleans up after a killed one before it starts', async (t) => {
-  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
+  if (missingPrometheus(t)) return;
   const { stateDir, tag, prometheusDir } = await afterKilledRun(t);
 
   // A scenario with no checks: this run is judged on its clean-up, not on a second of latency.

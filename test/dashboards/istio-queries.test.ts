@@ -5,7 +5,7 @@
 // is labelled unknown; byte histograms count headers; istio_build is there.
 import test from 'ava';
 import { loadText, startMesh, sleep } from '../helpers/mesh.js';
-import { findOnPath } from '../../src/runtime/which.js';
+import { meshWithPrometheus, missingPrometheus, withPrometheus } from '../helpers/prometheus.js';
 
 const scenario = `
 name: istio-queries
@@ -30,19 +30,12 @@ async function query(prometheus: string, expr: string): Promise<Vector> {
   return body.data.result;
 }
 
-const prometheus = findOnPath('prometheus');
-const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
-const run = prometheus || required ? test.serial : test.skip;
-
-run("Istio's dashboard and Kiali query shapes read mTLS, identities, unknown destinations and sizes as on a real mesh", async (t) => {
-  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
-  const mesh = await startMesh(await loadText(scenario));
-  t.teardown(() => mesh.session.shutdown());
-  const { prometheus: url } = await mesh.session.startObservability(1);
-  t.truthy(url);
+withPrometheus("Istio's dashboard and Kiali query shapes read mTLS, identities, unknown destinations and sizes as on a real mesh", async (t) => {
+  if (missingPrometheus(t)) return;
+  const { mesh, url } = await meshWithPrometheus(t, scenario);
   mesh.session.beginTraffic();
   await sleep(12_000);
-  const q = (expr: string) => query(url!, expr);
+  const q = (expr: string) => query(url, expr);
   const api = 'api.default.svc.cluster.local';
 
   // Istio Service dashboard, "Incoming Requests By Source And Response Code": the mTLS half and the plaintext half.

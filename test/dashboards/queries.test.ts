@@ -4,7 +4,7 @@ import test from 'ava';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadText, startMesh, sleep } from '../helpers/mesh.js';
-import { findOnPath } from '../../src/runtime/which.js';
+import { missingPrometheus, withPrometheus } from '../helpers/prometheus.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
 // Something for every panel: a failing version (5xx), its ejection, retries,
@@ -54,12 +54,10 @@ async function query(prometheus: string, expr: string): Promise<{ status: string
   return (await res.json()) as { status: string; data: { result: unknown[] }; error?: string };
 }
 
-const prometheus = findOnPath('prometheus');
-const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
-const run = prometheus || required ? test.serial : test.skip;
+const run = withPrometheus;
 
 run("every dashboard query returns data from a real Prometheus scraping the mesh", async (t) => {
-  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
+  if (missingPrometheus(t)) return;
   const files = (await readdir(join(PACKAGE_ROOT, 'dashboards'))).filter((f) => f.endsWith('.json'));
   t.true(files.length >= 2, 'a mesh and a service dashboard');
   const dashboards = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(PACKAGE_ROOT, 'dashboards', f), 'utf8')) as Dashboard));

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { loadText, startMesh, sleep } from '../helpers/mesh.js';
 import { runCli, scenarioFile } from '../helpers/cli.js';
-import { findOnPath } from '../../src/runtime/which.js';
+import { meshWithPrometheus, missingPrometheus, withPrometheus } from '../helpers/prometheus.js';
 import type { GradedCheck } from '../../src/cli/check.js';
 
 // `mesh-sim check --prometheus` against a real Prometheus scraping a live mesh-sim run:
@@ -26,16 +26,9 @@ checks:
   - "requests(web) > 100000"
 `;
 
-const prometheus = findOnPath('prometheus');
-const required = process.env.MESH_SIM_REQUIRE_ALL === '1' || process.env.CI === 'true';
-const run = prometheus || required ? test.serial : test.skip;
-
-run("check --prometheus agrees with the run's own figures, shows each query, and fails what does not hold", async (t) => {
-  if (!prometheus) return t.fail('prometheus is not installed: .ci/run installs it (apt-get install prometheus)');
-  const mesh = await startMesh(await loadText(scenario));
-  t.teardown(() => mesh.session.shutdown());
-  const { prometheus: url } = await mesh.session.startObservability(1);
-  t.truthy(url);
+withPrometheus("check --prometheus agrees with the run's own figures, shows each query, and fails what does not hold", async (t) => {
+  if (missingPrometheus(t)) return;
+  const { mesh, url } = await meshWithPrometheus(t, scenario);
   // A scrape before the traffic, so every counter starts from a sample at zero.
   await sleep(2500);
   const from = Date.now() / 1000;
@@ -48,7 +41,7 @@ run("check --prometheus agrees with the run's own figures, shows each query, and
   const ours = mesh.session.stats.service('api', undefined, undefined);
 
   const file = await scenarioFile(scenario, 'graded.yaml');
-  const result = await runCli(['check', file, '--prometheus', url!, '--from', from.toFixed(3), '--to', to.toFixed(3), '--json']);
+  const result = await runCli(['check', file, '--prometheus', url, '--from', from.toFixed(3), '--to', to.toFixed(3), '--json']);
   t.is(result.code, 1, 'requests(web) > 100000 does not hold');
   const { checks } = JSON.parse(result.stdout) as { checks: GradedCheck[] };
   const by = (expr: string) => checks.find((c) => c.expr === expr)!;
@@ -67,7 +60,7 @@ run("check --prometheus agrees with the run's own figures, shows each query, and
   t.truthy(by('p99(flow:flow-1) < 5s').notJudged, "a flow's own view is not in Istio's metrics");
   t.false(by('requests(web) > 100000').ok);
 
-  const text = await runCli(['check', file, '--prometheus', url!, '--from', from.toFixed(3), '--to', to.toFixed(3)]);
+  const text = await runCli(['check', file, '--prometheus', url, '--from', from.toFixed(3), '--to', to.toFixed(3)]);
   t.regex(text.stdout, /PASS requests\(api\) > 100: measured \d+/);
   t.regex(text.stdout, /\n {7}sum\(\(\(istio_requests_total/);
   t.regex(text.stdout, /SKIP p99\(flow:flow-1\) < 5s/);
