@@ -13,8 +13,9 @@ export interface Peer {
   canonicalRevision: string;
 }
 
+/** A peer Istio knows nothing of: every label `unknown`, but the canonical revision Istio's default, `latest`. */
 export const UNKNOWN_PEER: Peer = {
-  workload: 'unknown', namespace: 'unknown', app: 'unknown', version: 'unknown', canonicalService: 'unknown', canonicalRevision: 'unknown',
+  workload: 'unknown', namespace: 'unknown', app: 'unknown', version: 'unknown', canonicalService: 'unknown', canonicalRevision: 'latest',
 };
 
 export function selfPeer(boot: SidecarBoot): Peer {
