@@ -9,14 +9,9 @@ import { CertificateRequestError, type CertificateAuthority } from '../identity/
 import { workloadSpiffeId } from '../identity/spiffe.js';
 import type { InstanceIdentity } from './plane.js';
 import { NAMESPACE } from './protocol.js';
+import { readBounded, sendJson } from './http.js';
 
 const MAX_CSR_BYTES = 16 * 1024;
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** Handles POST /v1/certificate/{instance}; false for other paths. */
 export function handleCertificate(
@@ -29,28 +24,22 @@ export function handleCertificate(
   if (!match) return false;
   if (req.method !== 'POST') {
     req.resume();
-    send(res, 405, { error: 'POST a certificate signing request here' });
+    sendJson(res, 405, { error: 'POST a certificate signing request here' });
     return true;
   }
   const identity = identities(match[1]!);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size <= MAX_CSR_BYTES) chunks.push(chunk);
-  });
-  req.on('end', async () => {
-    if (!identity) return send(res, 404, { error: `no instance ${match[1]} in this mesh` });
-    if (size > MAX_CSR_BYTES) return send(res, 413, { error: `a signing request is at most ${MAX_CSR_BYTES} bytes` });
+  void readBounded(req, MAX_CSR_BYTES).then(async ({ body, tooLarge }) => {
+    if (!identity) return sendJson(res, 404, { error: `no instance ${match[1]} in this mesh` });
+    if (tooLarge) return sendJson(res, 413, { error: `a signing request is at most ${MAX_CSR_BYTES} bytes` });
     try {
-      const { csr } = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { csr?: unknown };
-      if (typeof csr !== 'string') return send(res, 400, { error: 'expected {"csr": "-----BEGIN CERTIFICATE REQUEST-----..."}' });
+      const { csr } = JSON.parse(body.toString('utf8')) as { csr?: unknown };
+      if (typeof csr !== 'string') return sendJson(res, 400, { error: 'expected {"csr": "-----BEGIN CERTIFICATE REQUEST-----..."}' });
       const issued = await (await ca()).sign(csr, workloadSpiffeId(identity.service, NAMESPACE));
-      send(res, 200, issued);
+      sendJson(res, 200, issued);
     } catch (error) {
       const known = error instanceof CertificateRequestError || error instanceof SyntaxError;
-      send(res, known ? 400 : 500, { error: (error as Error).message });
+      sendJson(res, known ? 400 : 500, { error: (error as Error).message });
     }
-  });
+  }, () => res.destroy());
   return true;
 }

@@ -4,17 +4,12 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ControlPlane, InstanceIdentity } from './plane.js';
+import { sendJson } from './http.js';
 import { POLL_TIMEOUT_MS, type NodeSnapshot, type WorkloadSnapshot } from './protocol.js';
 
 type Route = 'sidecar' | 'workload' | 'node';
 
 const ids = (text: string | null): string[] => (text ? text.split(',').filter((id) => /^[A-Za-z0-9._-]+$/.test(id)) : []);
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
 
 /** Handles /v1/sidecar/{instance}, /v1/workload/{instance} and /v1/node/{node}; false for other paths. */
 export function handleControl(

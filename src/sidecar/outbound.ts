@@ -6,6 +6,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HEADER, serviceFromAuthority } from '../control/protocol.js';
+import { readBounded } from '../control/http.js';
 import { routeLabel, virtualHostFor } from '../policy/config.js';
 import { formatFlags } from '../policy/flags.js';
 import { selectRoute } from '../policy/routing.js';
@@ -34,18 +35,9 @@ function isBodiless(req: IncomingMessage): boolean {
 }
 
 /** The body, or undefined once it passes the limit (the rest is drained, not kept). */
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BUFFERED_BODY) chunks.push(chunk);
-      else chunks.length = 0;
-    });
-    req.on('end', () => resolve(size > MAX_BUFFERED_BODY ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
+async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+  const { body, tooLarge } = await readBounded(req, MAX_BUFFERED_BODY);
+  return tooLarge ? undefined : body;
 }
 
 export class Outbound implements FilterCallbacks {

@@ -5,6 +5,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip } from 'node:zlib';
+import { readBounded, sendJson } from '../control/http.js';
 import { decodeSpans, OtlpFormatError } from './otlp.js';
 import type { Span } from './span.js';
 
@@ -43,47 +44,33 @@ export function inflateBounded(body: Buffer, limit: number): Promise<Buffer> {
   });
 }
 
-function reply(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
-  res.end(text);
-}
-
 /** Handles POST /v1/traces; false for other paths. */
 export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans: (spans: Span[]) => void): boolean {
   const path = (req.url ?? '').split('?')[0];
   if (path !== '/v1/traces') return false;
   if (req.method !== 'POST') {
-    reply(res, 405, { error: 'POST OTLP/HTTP JSON spans here' });
+    sendJson(res, 405, { error: 'POST OTLP/HTTP JSON spans here' });
     return true;
   }
   const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
   if (type !== 'application/json') {
     req.resume();
-    reply(res, 415, { error: `${type} is not supported: send OTLP/HTTP JSON (application/json), e.g. @opentelemetry/exporter-trace-otlp-http` });
+    sendJson(res, 415, { error: `${type} is not supported: send OTLP/HTTP JSON (application/json), e.g. @opentelemetry/exporter-trace-otlp-http` });
     return true;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let tooLarge = false;
-  req.on('data', (chunk: Buffer) => {
-    size += chunk.length;
-    if (size > MAX_EXPORT_BYTES) tooLarge = true;
-    else chunks.push(chunk);
-  });
-  req.on('end', async () => {
+  void readBounded(req, MAX_EXPORT_BYTES).then(async ({ body: received, tooLarge }) => {
     if (tooLarge) {
-      reply(res, 413, { error: `an export is at most ${MAX_EXPORT_BYTES} bytes` });
+      sendJson(res, 413, { error: `an export is at most ${MAX_EXPORT_BYTES} bytes` });
       return;
     }
     try {
-      let body: Buffer = Buffer.concat(chunks);
+      let body: Buffer = received;
       if (req.headers['content-encoding'] === 'gzip') {
         try {
           body = await inflateBounded(body, MAX_EXPORT_BYTES);
         } catch (error) {
           if (error instanceof InflatedTooLarge) {
-            reply(res, 413, { error: error.message });
+            sendJson(res, 413, { error: error.message });
             return;
           }
           throw error;
@@ -93,13 +80,13 @@ export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans:
       const spans = decoded.spans.length > MAX_SPANS_PER_EXPORT ? decoded.spans.slice(0, MAX_SPANS_PER_EXPORT) : decoded.spans;
       const rejected = decoded.rejected + (decoded.spans.length - spans.length);
       onSpans(spans);
-      reply(res, 200, rejected > 0
+      sendJson(res, 200, rejected > 0
         ? { partialSuccess: { rejectedSpans: rejected, errorMessage: `spans without valid ids or times, or past ${MAX_SPANS_PER_EXPORT} in one export, were dropped` } }
         : {});
     } catch (error) {
       const message = error instanceof OtlpFormatError || error instanceof SyntaxError ? error.message : `cannot read export: ${(error as Error).message}`;
-      reply(res, 400, { error: message });
+      sendJson(res, 400, { error: message });
     }
-  });
+  }, () => res.destroy());
   return true;
 }
