@@ -16,6 +16,7 @@ import { APP_IN_IMAGE, NODE_IN_IMAGE } from '../runtime/docker/images.js';
 import { kubectlYaml, resourceDocument } from '../istio/print.js';
 import { NAMESPACE, resourceKey, type IstioResource } from '../istio/resources.js';
 import { ROOT_NAMESPACE } from '../policy/security.js';
+import { serviceAccountOf } from '../identity/spiffe.js';
 import { formatDuration } from '../scenario/units.js';
 import { TRAFFIC_ENV, type TrafficBoot } from '../traffic/boot.js';
 import { VERSION } from '../version.js';
@@ -114,7 +115,7 @@ function serviceManifests(scenario: Scenario, name: string, options: ExportOptio
   const ns = options.namespace;
   const port = servicePort(scenario, name);
   const out: Manifest[] = [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(name, ns, { app: name }) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(serviceAccountOf(name), ns, { app: name }) },
     {
       apiVersion: 'v1', kind: 'Service',
       metadata: metadata(name, ns, { app: name, service: name }),

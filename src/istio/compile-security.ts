@@ -8,7 +8,7 @@
 import type { ServiceSpec } from '../scenario/model.js';
 import type { AuthorizationConfig, AuthorizationRule, MtlsMode, PeerAuthenticationConfig, SourceRule } from '../policy/security.js';
 import { ROOT_NAMESPACE } from '../policy/security.js';
-import { TRUST_DOMAIN } from '../identity/spiffe.js';
+import { principalOf, spiffeId } from '../identity/spiffe.js';
 import { podLabelsOf } from '../identity/labels.js';
 import { describeResource, type IstioResource } from './resources.js';
 import type { RawAuthorizationPolicy, RawMtlsMode, RawPeerAuthentication, RawSource } from './security-schema.js';
@@ -58,7 +58,7 @@ export function compilePeerAuthentications(resources: readonly IstioResource[], 
 function source(raw: RawSource): SourceRule {
   const account = (a: string) => {
     const [ns, sa] = a.includes('/') ? a.split('/', 2) : [undefined, a];
-    return ns === undefined ? `*/sa/${sa}` : `${TRUST_DOMAIN}/ns/${ns}/sa/${sa}`;
+    return ns === undefined ? `*/sa/${sa}` : principalOf(spiffeId(ns, sa!));
   };
   const principals = [...(raw.principals ?? []), ...(raw.serviceAccounts ?? []).map(account)];
   const notPrincipals = [...(raw.notPrincipals ?? []), ...(raw.notServiceAccounts ?? []).map(account)];

@@ -6,6 +6,7 @@
 
 import { NAMESPACE } from '../control/protocol.js';
 import { podLabelsOf } from '../identity/labels.js';
+import { serviceAccountOf } from '../identity/spiffe.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../workload/boot.js';
 import type { InstancePlan, MeshEnvironment } from './runtime.js';
@@ -88,14 +89,7 @@ export function podSpec(plan: InstancePlan, env: MeshEnvironment, placement: Pla
     controlSecret: env.controlSecret,
   };
   containers.push({ name: 'sidecar', program: { kind: 'sidecar' }, env: { [SIDECAR_ENV]: JSON.stringify(boot) } });
-  return {
-    plan,
-    labels: podLabels(plan),
-    serviceAccount: plan.service,
-    containers,
-    ports,
-    readiness: { container: 'sidecar', port: ports.admin, path: '/healthz/ready' },
-  };
+  return pod(plan, containers, ports, ports.admin);
 }
 
 /**
@@ -128,13 +122,18 @@ export function clusterPodSpec(plan: InstancePlan, initial: WorkloadSnapshot): P
   } else {
     throw new Error(`${plan.service} cannot run on a cluster: ${plan.kind === 'command' ? 'a command runs on this machine only; give it an image' : 'Istio brings its own gateway'}`);
   }
+  return pod(plan, containers, ports, 15021);
+}
+
+/** What every pod is besides its containers: its labels, its identity, and its sidecar's readiness port. */
+function pod(plan: InstancePlan, containers: ContainerSpec[], ports: PodPorts, readinessPort: number): PodSpec {
   return {
     plan,
     labels: podLabels(plan),
-    serviceAccount: plan.service,
+    serviceAccount: serviceAccountOf(plan.service),
     containers,
     ports,
-    readiness: { container: 'sidecar', port: 15021, path: '/healthz/ready' },
+    readiness: { container: 'sidecar', port: readinessPort, path: '/healthz/ready' },
   };
 }
 

@@ -190,31 +190,33 @@ export class Sidecar {
    * callers see resets), nothing flushed, no goodbye to the control plane.
    */
   crash(): void {
-    this.waiting.stopped = true;
-    this.stopSweeping();
-    this.subscription?.stop();
-    for (const server of this.servers) {
-      server.close();
-      if (server instanceof http.Server) server.closeAllConnections();
-    }
-    this.closeInbound();
-    this.outbound.close();
-    this.inbound?.close();
-    this.passthrough?.close();
-    this.ctx.tls?.stop();
+    this.stopListening('all');
+    this.release();
   }
 
   /** Stops listening, then sends what telemetry is left: spans to the collector, lines to stdout. */
   async stop(): Promise<void> {
+    this.stopListening('idle');
+    this.ctx.log.stop();
+    await this.ctx.spans.stop();
+    this.release();
+  }
+
+  /** No new work: no timers, no config, no new connections; `connections` says which of the open ones close now. */
+  private stopListening(connections: 'all' | 'idle'): void {
     this.waiting.stopped = true;
     this.stopSweeping();
     this.subscription?.stop();
     for (const server of this.servers) {
       server.close();
-      if (server instanceof http.Server) server.closeIdleConnections();
+      if (!(server instanceof http.Server)) continue;
+      if (connections === 'all') server.closeAllConnections();
+      else server.closeIdleConnections();
     }
-    this.ctx.log.stop();
-    await this.ctx.spans.stop();
+  }
+
+  /** Every connection closed, and what the sidecar holds let go. */
+  private release(): void {
     for (const server of this.servers) if (server instanceof http.Server) server.closeAllConnections();
     this.closeInbound();
     this.outbound.close();
