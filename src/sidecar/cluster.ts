@@ -81,6 +81,7 @@ export class Cluster {
   readonly agent: LimitedAgent = limited(new http.Agent(AGENT_OPTIONS));
   private tlsAgent: LimitedAgent | undefined;
   private tlsGeneration = -1;
+  private readonly mtlsDecisions = new Map<string, boolean>();
   private readonly port: number;
 
   constructor(
@@ -105,6 +106,8 @@ export class Cluster {
   update(endpoints: Endpoint[], policy: TrafficPolicy, now: number): void {
     this.endpoints = endpoints;
     this.policy = policy;
+    // A push may change a DestinationRule's tls or a PeerAuthentication: decide again.
+    this.mtlsDecisions.clear();
     const pool = policy.connectionPool;
     this.pool.resize(pool.maxConnections, pool.http1MaxPendingRequests, pool.http2MaxRequests);
     for (const agent of [this.agent, this.tlsAgent]) {
@@ -201,11 +204,7 @@ export class Cluster {
   /** Plaintext or mutual TLS to `endpoint`, as Istio's automatic mTLS decides (src/policy/security.ts). */
   transport(endpoint: Endpoint): Transport {
     const tls = this.security.tls();
-    const mtls = tls !== undefined && usesMutualTls(
-      this.policy.tls, this.security.config()?.peerAuthentications ?? [],
-      { namespace: NAMESPACE, labels: podLabelsOf(this.service, endpoint.version), sidecar: endpoint.sidecar }, this.port,
-    );
-    if (!mtls) return { protocol: 'http:', agent: this.agent, mtls: false };
+    if (!tls || !this.mutualTlsTo(endpoint)) return { protocol: 'http:', agent: this.agent, mtls: false };
     if (!this.tlsAgent || this.tlsGeneration !== tls.generation) {
       // A renewed certificate: new connections use it; the old ones finish and go.
       this.tlsAgent?.destroy();
@@ -217,6 +216,20 @@ export class Cluster {
       this.tlsGeneration = tls.generation;
     }
     return { protocol: 'https:', agent: this.tlsAgent, mtls: true };
+  }
+
+  /** Automatic mTLS's decision for an endpoint, made once per version and pod kind until the next push. */
+  private mutualTlsTo(endpoint: Endpoint): boolean {
+    const key = `${endpoint.version}|${endpoint.sidecar}`;
+    let decided = this.mtlsDecisions.get(key);
+    if (decided === undefined) {
+      decided = usesMutualTls(
+        this.policy.tls, this.security.config()?.peerAuthentications ?? [],
+        { namespace: NAMESPACE, labels: podLabelsOf(this.service, endpoint.version), sidecar: endpoint.sidecar }, this.port,
+      );
+      this.mtlsDecisions.set(key, decided);
+    }
+    return decided;
   }
 
   close(): void {

@@ -101,6 +101,7 @@ export class Inbound {
     let flags: ResponseFlag[] = [];
     let details = 'via_upstream';
     let denied: { policy: string; name: string | undefined; where: string | undefined } | undefined;
+    let localBytes = 0;
     let localHeaderBytes = 0;
     let done = false;
     const finish = (status: number) => {
@@ -185,7 +186,6 @@ export class Inbound {
         finish(res.statusCode);
       }
     });
-    let localBytes = 0;
     /** Every answer this side makes itself (see local-reply.ts). */
     const sendLocalReply = (failure: Failure) => {
       const reply = rescue(failure);

@@ -21,6 +21,10 @@ export interface ClientTlsOptions {
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
 }
 
+function serverContextOf(material: WorkloadCertificate): tls.SecureContext {
+  return tls.createSecureContext({ key: material.key, cert: material.certificate, ca: material.root, sessionIdContext: SESSION_CONTEXT });
+}
+
 export class SidecarTls {
   private material: WorkloadCertificate;
   private context: tls.SecureContext;
@@ -30,7 +34,7 @@ export class SidecarTls {
 
   private constructor(material: WorkloadCertificate, private readonly fetch: () => Promise<WorkloadCertificate>) {
     this.material = material;
-    this.context = tls.createSecureContext({ key: material.key, cert: material.certificate, ca: material.root, sessionIdContext: SESSION_CONTEXT });
+    this.context = serverContextOf(material);
     this.schedule();
   }
 
@@ -73,7 +77,7 @@ export class SidecarTls {
     this.timer = setTimeout(() => {
       this.fetch().then((material) => {
         this.material = material;
-        this.context = tls.createSecureContext({ key: material.key, cert: material.certificate, ca: material.root, sessionIdContext: SESSION_CONTEXT });
+        this.context = serverContextOf(material);
         this.generation++;
         this.schedule();
       }, () => this.schedule(RETRY_MS));

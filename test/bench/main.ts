@@ -93,10 +93,9 @@ function sidecarBoot(instance: string, service: string, ports: { inbound: number
 
 /** One sidecar process in front of the upstream, fed by a real control plane and collector. */
 async function startSidecar(upstream: number): Promise<{ pid: number; inbound: number; outbound: number; stop: () => Promise<void>; spans: () => number }> {
-  const plane = new ControlPlane({ services: [benchService('bench')], config: emptyMeshConfig() }, 1);
   // The outbound path's endpoint is the upstream itself, standing in for a callee's inbound
   // (a pod without a sidecar, so the outbound speaks plaintext to it).
-  plane.setScenario({ services: [{ ...benchService('bench'), sidecar: false }], config: emptyMeshConfig() });
+  const plane = new ControlPlane({ services: [{ ...benchService('bench'), sidecar: false }], config: emptyMeshConfig() }, 1);
   const identity = { instance: 'bench-v1-0', service: 'bench', version: 'v1', host: '127.0.0.1', port: upstream };
   plane.register(identity);
   let spans = 0;

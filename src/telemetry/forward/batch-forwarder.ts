@@ -34,6 +34,11 @@ export class BatchForwarder {
     const room = MAX_QUEUE - this.queue.length;
     if (spans.length > room) this.counts.dropped += spans.length - Math.max(0, room);
     for (let i = 0; i < Math.min(room, spans.length); i++) this.queue.push(spans[i]!);
+    this.schedule();
+  }
+
+  /** A full batch goes now; a partial one within DELAY_MS. */
+  private schedule(): void {
     if (this.queue.length >= MAX_BATCH) this.kick();
     else if (!this.timer && this.queue.length > 0) {
       this.timer = setTimeout(() => this.kick(), DELAY_MS);
@@ -47,7 +52,7 @@ export class BatchForwarder {
     if (this.sending) return;
     this.sending = this.drain().finally(() => {
       this.sending = undefined;
-      if (this.queue.length > 0 && !this.stopped) this.add([]);
+      if (!this.stopped) this.schedule();
     });
   }
 

@@ -4,11 +4,11 @@
 // and 504 (and a connection that failed) are worth retrying, anything else is not.
 
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
-import { encodeResourceSpans, INHERITED_RESOURCE_ATTRIBUTES } from '../otlp.js';
+import { encodeResourceSpans } from '../otlp.js';
 import type { AttributeValue, Span } from '../span.js';
 import { VERSION } from '../../version.js';
 import type { ExportResult, SpanExporter } from './exporter.js';
-import { ResourceCache, toReadableSpan } from './readable-span.js';
+import { ResourceCache, splitResource, toReadableSpan } from './readable-span.js';
 
 export type OtlpProtocol = 'http/protobuf' | 'http/json';
 const RETRYABLE = new Set([429, 502, 503, 504]);
@@ -32,11 +32,10 @@ export class OtlpHttpExporter implements SpanExporter {
       // Grouped by resource, as the sidecars sent them.
       const groups = new Map<string, { resource: Record<string, AttributeValue>; spans: Span[] }>();
       for (const span of spans) {
-        const resource: Record<string, AttributeValue> = { 'service.name': span.service };
-        for (const key of INHERITED_RESOURCE_ATTRIBUTES) if (span.attributes[key] !== undefined) resource[key] = span.attributes[key]!;
+        const { resource, attributes } = splitResource(span);
         const key = JSON.stringify(resource);
         const group = groups.get(key) ?? { resource, spans: [] };
-        group.spans.push(span);
+        group.spans.push({ ...span, attributes });
         groups.set(key, group);
       }
       return { body: encodeResourceSpans([...groups.values()], SCOPE), type: 'application/json' };

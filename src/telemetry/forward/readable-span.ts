@@ -33,13 +33,19 @@ export class ResourceCache {
   }
 }
 
-export function toReadableSpan(span: Span, resources: ResourceCache, scope: { name: string; version: string }): ReadableSpan {
+/** A span's attributes parted again into its resource's (the sidecar's constants) and its own. */
+export function splitResource(span: Span): { resource: Record<string, AttributeValue>; attributes: Record<string, AttributeValue> } {
   const resource: Record<string, AttributeValue> = { 'service.name': span.service };
   const attributes: Record<string, AttributeValue> = {};
   for (const [key, value] of Object.entries(span.attributes)) {
     if (RESOURCE_KEYS.has(key)) resource[key] = value;
     else attributes[key] = value;
   }
+  return { resource, attributes };
+}
+
+export function toReadableSpan(span: Span, resources: ResourceCache, scope: { name: string; version: string }): ReadableSpan {
+  const { resource, attributes } = splitResource(span);
   const context = { traceId: span.traceId, spanId: span.spanId, traceFlags: 1 };
   const start = hrTime(span.startMs);
   const end = hrTime(span.endMs);
