@@ -73,15 +73,18 @@ Examples:
     .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
     .option('--no-prometheus', 'do not start Prometheus (and Grafana on docker) beside the mesh')
     .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
+    .option('-w, --watch', 'apply the scenario file again each time it is saved, as kubectl apply would (a file that no longer validates is shown and the mesh kept)')
     .addHelpText('after', `
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
 terminal, use \`mesh-sim run\`.
 
 Keys: Tab or 1-6 panes, arrows or j/k move, Enter opens, Esc back, / filter,
-p pause, n next timeline event (instructor mode), ? help, q quit.
+p pause, n next timeline event (instructor mode), a apply the file again,
+? help, q quit.
 
 Examples:
   mesh-sim up scenarios/bookinfo.yaml
+  mesh-sim up scenarios/istio/request-routing.yaml --watch   edit it, save, watch
   mesh-sim up scenarios/canary.yaml --seed 7
   mesh-sim up scenarios/bookinfo.yaml --runtime docker`)
     .action(async (file: string, options: UpOptions) => setExit(await upCommand(file, options, stdio)));

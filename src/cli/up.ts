@@ -5,6 +5,7 @@
 import { formatDuration } from '../scenario/units.js';
 import { freshSeed } from '../policy/decide.js';
 import { MeshSession } from '../mesh/session.js';
+import { LiveEdit } from '../mesh/live-edit.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
@@ -20,6 +21,8 @@ export interface UpOptions {
   prometheus?: boolean;
   /** Also send every span to this OTLP/HTTP collector. */
   otlpEndpoint?: string;
+  /** Apply the file again on every save. */
+  watch?: boolean;
 }
 
 /**
@@ -66,6 +69,11 @@ export async function upCommand(file: string, options: UpOptions, output: Output
   const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900, forward: forwarding?.forwarder });
   const store = new UiStore(session, runtime);
   for (const warning of loaded.warnings) store.warn(`${warning.path}: ${warning.message}`);
+  const liveEdit = new LiveEdit(file, session, {
+    applied: (changes) => store.fileApplied(changes),
+    invalid: (problems) => store.fileInvalid(problems),
+  });
+  const applyFile = (force: boolean) => void liveEdit.applyNow(force).catch((error: Error) => store.warn(`applying ${file}: ${error.message}`));
 
   let finished!: (code: number) => void;
   const done = new Promise<number>((resolve) => (finished = resolve));
@@ -75,6 +83,9 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     source: store,
     onQuit: () => void quit(EXIT.ok),
     onNextEvent: () => session.timeline?.skipToNext(),
+    onApply: () => {
+      if (session.traffic) applyFile(true);
+    },
   }), { exitOnCtrlC: false, maxFps: 10, patchConsole: true });
 
   async function quit(code: number): Promise<void> {
@@ -83,6 +94,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     store.setPhase('stopping');
     ui.unmount();
     ui.cleanup();
+    await liveEdit.close();
     if (failure) output.err(`mesh-sim: ${failure}`);
     output.err(`mesh-sim: stopping ${loaded!.scenario.name}…`);
     await session.shutdown();
@@ -100,6 +112,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     if (!quitting) {
       store.setPhase('running');
       session.beginTraffic();
+      if (options.watch) await liveEdit.start();
       // In the background: an image pull may take a while, and the mesh is already worth watching.
       if (options.prometheus !== false) void session.startObservability().catch((error: Error) => store.warn(`Prometheus: ${error.message}`));
     }

@@ -107,6 +107,13 @@ export class ControlPlane extends EventEmitter {
     if (!previous || previous.acked !== version) this.emit('ack', instance, version);
   }
 
+  /** An instance gone for good (a live edit dropped it): out of the endpoints, forgotten. */
+  unregister(instance: string): void {
+    this.setReady(instance, false);
+    this.instances.delete(instance);
+    this.sidecars.delete(instance);
+  }
+
   forgetSidecar(instance: string): void {
     this.sidecars.delete(instance);
   }

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
 import { formatDuration } from '../scenario/units.js';
-import { ControlPlane, type InstanceIdentity } from '../control/plane.js';
+import { ControlPlane, DEFAULT_PORT, type InstanceIdentity } from '../control/plane.js';
 import { FlowStats, RequestStats } from '../telemetry/stats.js';
 import { SpanAttribution } from '../telemetry/attribution.js';
 import { WindowBook, type CheckWindow } from '../telemetry/windows.js';
@@ -18,12 +18,13 @@ import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
 import type { Span } from '../telemetry/span.js';
 import { TrafficGenerator } from '../traffic/generator.js';
 import {
-  InstanceStartError, type ExitInfo, type InstancePlan, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
+  InstanceStartError, type ExitInfo, type InstancePlan, type MeshEnvironment, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
 } from '../runtime/runtime.js';
 import { Reaper } from '../runtime/reaper.js';
 import { Hub, authorization } from './hub.js';
 import { gatewayPlan, matchInstances, planInstances } from './plan.js';
 import { TimelineRunner } from './timeline.js';
+import { scenarioChanges, type ScenarioChanges } from './changes.js';
 
 /** Like a readiness probe failing and endpoints catching up: how long a dead instance stays listed. */
 export const ENDPOINT_GRACE_MS = 2000;
@@ -68,6 +69,8 @@ export interface SessionEvents {
   /** A config version reached `acked` of `total` sidecars, in `ms`. */
   pushed: [version: number, acked: number, total: number, ms: number];
   spans: [spans: Span[]];
+  /** A live edit of the scenario file is being applied: what it changes. */
+  applied: [changes: ScenarioChanges];
   log: [record: LogRecord, line: LogLine];
 }
 
@@ -93,6 +96,12 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   trafficEndedAt: number | undefined;
   private readonly hub: Hub;
   private readonly plans: InstancePlan[];
+  /** Each service's port, as the traffic addresses it (a live edit may add services). */
+  private readonly ports: Record<string, number> = {};
+  /** What a pod started later (by a live edit) is given. */
+  private environment: MeshEnvironment | undefined;
+  /** Live edits, one after another. */
+  private applying: Promise<void> = Promise.resolve();
   private readonly gateway = gatewayPlan();
   private readonly identities = new Map<string, InstanceIdentity>();
   private settleTimer: NodeJS.Timeout | undefined;
@@ -116,7 +125,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   /** Prometheus and Grafana, once started (startObservability). */
   observability: Observability | undefined;
 
-  constructor(private readonly loaded: LoadedScenario, private readonly options: SessionOptions) {
+  constructor(private loaded: LoadedScenario, private readonly options: SessionOptions) {
     super();
     this.scenario = loaded.scenario;
     this.seed = options.seed;
@@ -162,7 +171,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       this.emit('progress', `starting ${all.length} instances (${this.plans.length} services' pods and the ingress gateway) on the ${this.runtime.name} runtime`);
       const failed = new Promise<never>((_, reject) => (this.startupFailure = reject));
       failed.catch(() => {});
-      const env = {
+      const env: MeshEnvironment = this.environment = {
         controlUrl,
         controlSecret: this.hub.secret,
         initialWorkload: (plan: InstancePlan) => this.plane.workloadSnapshot(plan.service, plan.version)!,
@@ -194,12 +203,16 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   }
 
   private allReady(timeoutMs: number): Promise<void> {
-    const waiting = () => [...this.instances.values()].filter((s) => s.state !== 'ready');
+    return this.whenReady(() => [...this.instances.values()].filter((s) => s.state !== 'ready').map((s) => s.plan.id), timeoutMs);
+  }
+
+  /** Resolves once `waiting()` is empty; rejects naming the late ones after `timeoutMs`. */
+  private whenReady(waiting: () => string[], timeoutMs: number): Promise<void> {
     if (waiting().length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off('instance', check);
-        const late = waiting().map((s) => s.plan.id);
+        const late = waiting();
         reject(new InstanceStartError(late[0]!, `${late.join(', ')} did not become ready within ${timeoutMs / 1000}s`));
       }, timeoutMs);
       const check = () => {
@@ -282,8 +295,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   beginTraffic(durationMs?: number): void {
     const gateway = this.instances.get(this.gateway.id)?.started?.ingress;
     if (!gateway) throw new Error('the ingress gateway has no address');
-    const ports = Object.fromEntries(this.scenario.services.map((s) => [s.name, this.plane.servicePort(s.name)]));
-    this.traffic = new TrafficGenerator(gateway, this.seed, ports, undefined, {
+    Object.assign(this.ports, servicePorts(this.scenario));
+    this.traffic = new TrafficGenerator(gateway, this.seed, this.ports, undefined, {
       answered: (r) => {
         this.attribution.answered(r.flow.id, r.n);
         this.flowStats.add(r.flow.id, Date.now(), this.countedSegment(r.flow.id, r.n), r.status, r.latencyMs, r.degraded);
@@ -300,7 +313,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     return this.windows.isCounted(segment) ? segment : -1;
   }
 
-  /** Each flow's first request at or after scenario time `atMs` (now, for a time already past). */
+  /** Each flow's first request at or after scenario time `atMs` (now, for a time already past, or none given). */
   private limitsAt(atMs?: number): Map<string, number> {
     const clock = atMs === undefined || !this.timeline ? performance.now() : this.timeline.clockAt(atMs);
     return this.traffic?.boundary(clock) ?? new Map();
@@ -323,13 +336,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     if (event.say) this.emit('say', event.say, event);
     if (pushes) {
       const next = this.loaded.states.get(event.index);
-      if (next) {
-        this.scenario = next;
-        this.plane.setScenario(next);
-        const pushedAt = performance.now();
-        const status = await this.plane.awaitAcked(this.readySidecars(), this.plane.version, 5000);
-        this.emit('pushed', this.plane.configVersion, status.acked, status.total, performance.now() - pushedAt);
-      }
+      if (next) await this.push(next);
       // The change is in effect: a new window opens now, and the traffic takes its new
       // shape (an open loop's schedule still drawn from the event's time, so it repeats).
       const now = performance.now();
@@ -351,6 +358,87 @@ export class MeshSession extends EventEmitter<SessionEvents> {
         this.emit('warning', `cannot restart ${plan.id}: ${(error as Error).message}`);
       }
     }
+  }
+
+  /** A new desired state, pushed to every ready sidecar; resolves once they have it (or after 5 s). */
+  private async push(next: Scenario): Promise<void> {
+    this.scenario = next;
+    Object.assign(this.ports, servicePorts(next));
+    this.plane.setScenario(next);
+    const pushedAt = performance.now();
+    const status = await this.plane.awaitAcked(this.readySidecars(), this.plane.version, 5000);
+    this.emit('pushed', this.plane.configVersion, status.acked, status.total, performance.now() - pushedAt);
+  }
+
+  /**
+   * The scenario file saved again (`up --watch`), applied as `kubectl apply` would: the
+   * state the new file describes at this point of its timeline is pushed, pods it adds
+   * start and pods it drops stop (just those), the traffic takes its new shape, and the
+   * rest of the new timeline runs from here. Edits are applied one at a time.
+   */
+  reapply(next: LoadedScenario): Promise<ScenarioChanges> {
+    const run = this.applying.then(() => this.applyNow(next));
+    this.applying = run.then(() => {}, () => {});
+    return run;
+  }
+
+  private async applyNow(next: LoadedScenario): Promise<ScenarioChanges> {
+    const elapsed = this.timeline?.elapsed() ?? 0;
+    const target = stateAt(next, elapsed);
+    const changes = scenarioChanges(this.scenario, target);
+    if (!sameTimeline(this.loaded.scenario.timeline, next.scenario.timeline)) changes.lines.push('timeline changed');
+    if (!sameChecks(this.loaded.scenario.checks, next.scenario.checks)) changes.lines.push('checks changed');
+    this.loaded = next;
+    this.timeline?.replace(next.scenario.timeline);
+    if (changes.empty || this.stopped) return changes;
+    this.emit('applied', changes);
+    // Requests that start while the change spreads belong to no window.
+    this.windows.pause(this.limitsAt());
+    for (const plan of [...changes.stop, ...changes.replace]) await this.removeInstance(plan);
+    for (const plan of [...changes.start, ...changes.replace]) this.addInstance(plan);
+    await this.push(target);
+    const added = [...changes.start, ...changes.replace];
+    await Promise.all(added.map((plan) => this.startInstance(plan)));
+    const starting = () => added.filter((p) => this.instances.get(p.id)?.state === 'starting').map((p) => p.id);
+    await this.whenReady(starting, this.options.readyTimeoutMs ?? READY_TIMEOUT_MS)
+      .catch((error: Error) => this.emit('warning', error.message));
+    const now = performance.now();
+    this.traffic?.setFlows(target.traffic, now);
+    this.windows.open(this.traffic?.boundary(now) ?? new Map(), this.timeline?.elapsed() ?? elapsed);
+    return changes;
+  }
+
+  private addInstance(plan: InstancePlan): void {
+    this.plans.push(plan);
+    this.instances.set(plan.id, { plan, state: 'starting', started: undefined, generation: (this.instances.get(plan.id)?.generation ?? 0) + 1, since: Date.now() });
+    this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, host: '', port: 0 });
+    this.plane.register(this.identities.get(plan.id)!);
+    this.emit('instance', this.instances.get(plan.id)!);
+  }
+
+  /** A pod added by a live edit; a failure to start is a warning, not the end of the mesh. */
+  private async startInstance(plan: InstancePlan): Promise<void> {
+    if (!this.environment) return;
+    try {
+      this.located(plan, await this.runtime.start(plan, this.environment));
+      this.emit('progress', `starting ${plan.id}`);
+    } catch (error) {
+      this.setState(plan, 'exited', undefined);
+      this.emit('warning', `cannot start ${plan.id}: ${(error as Error).message}`);
+    }
+  }
+
+  /** A pod a live edit dropped: out of the endpoints first (as a terminating pod is), then stopped and forgotten. */
+  private async removeInstance(plan: InstancePlan): Promise<void> {
+    this.plane.unregister(plan.id);
+    const status = this.instances.get(plan.id);
+    if (status) status.generation++;
+    this.instances.delete(plan.id);
+    this.identities.delete(plan.id);
+    const index = this.plans.findIndex((p) => p.id === plan.id);
+    if (index >= 0) this.plans.splice(index, 1);
+    await this.runtime.remove(plan.id);
+    this.emit('progress', `stopped ${plan.id}`);
   }
 
   /**
@@ -424,4 +512,32 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     // After the hub: the sidecars' last spans are in; what is queued goes out, within a bound.
     await this.options.forward?.shutdown();
   }
+}
+
+/** The state a scenario describes at scenario time `elapsedMs`: after the last timeline change due by then. */
+export function stateAt(loaded: LoadedScenario, elapsedMs: number): Scenario {
+  let state = loaded.scenario;
+  for (const event of loaded.scenario.timeline) {
+    if (event.atMs > elapsedMs) break;
+    state = loaded.states.get(event.index) ?? state;
+  }
+  return state;
+}
+
+function servicePorts(scenario: Scenario): Record<string, number> {
+  return Object.fromEntries(scenario.services.map((s) => [s.name, s.port ?? DEFAULT_PORT]));
+}
+
+const withoutPlace = (_key: string, value: unknown) => (typeof value === 'object' && value !== null && 'where' in value ? { ...value, where: undefined } : value);
+
+function sameTimeline(a: readonly TimelineEvent[], b: readonly TimelineEvent[]): boolean {
+  return JSON.stringify(a.map(eventShape), withoutPlace) === JSON.stringify(b.map(eventShape), withoutPlace);
+}
+
+function eventShape(event: TimelineEvent): unknown {
+  return { ...event, apply: event.apply?.map((r) => r.raw) };
+}
+
+function sameChecks(a: Scenario['checks'], b: Scenario['checks']): boolean {
+  return JSON.stringify(a.map((c) => c.expr.text)) === JSON.stringify(b.map((c) => c.expr.text));
 }

@@ -13,7 +13,7 @@ export class TimelineRunner {
   private stopped = false;
 
   constructor(
-    private readonly events: TimelineEvent[],
+    private events: readonly TimelineEvent[],
     private readonly run: (event: TimelineEvent) => Promise<void>,
     private readonly now: () => number = () => performance.now(),
   ) {}
@@ -31,6 +31,11 @@ export class TimelineRunner {
   /** The clock time (this runner's clock) at which scenario time `atMs` falls. */
   clockAt(atMs: number): number {
     return this.startedAt + atMs - this.skippedMs;
+  }
+
+  /** How many events have run (or been passed over by an edit). */
+  get position(): number {
+    return this.index;
   }
 
   next(): TimelineEvent | undefined {
@@ -63,6 +68,18 @@ export class TimelineRunner {
       this.busy = false;
       this.schedule();
     }
+  }
+
+  /**
+   * The scenario file was edited (`up --watch`): its new timeline runs on from the
+   * present; events at or before now are taken as having happened.
+   */
+  replace(events: readonly TimelineEvent[]): void {
+    const elapsed = this.elapsed();
+    this.events = events;
+    this.index = events.findIndex((e) => e.atMs > elapsed);
+    if (this.index < 0) this.index = events.length;
+    this.schedule();
   }
 
   /** Instructor mode: the next event happens now, and the rest of the timeline moves up. */

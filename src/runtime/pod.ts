@@ -86,9 +86,28 @@ export abstract class PodRuntime<M extends PodMember> {
     return [...this.pods.values()].flatMap((p) => p.members);
   }
 
+  /**
+   * Stops one pod for good, as a Deployment scaled down does: SIGTERM (its sidecar
+   * flushes), SIGKILL after `graceMs`, then it is forgotten and its leftovers removed.
+   */
+  async remove(id: string, graceMs = 4000): Promise<void> {
+    const pod = this.pods.get(id);
+    if (!pod) return;
+    pod.expectExit = true;
+    await this.terminate(pod.members, graceMs);
+    if (this.pods.get(id) === pod) this.pods.delete(id);
+    await this.forget(pod);
+  }
+
+  /** What a runtime removes once a pod is gone for good (containers, placement, scrape targets). */
+  protected async forget(_pod: PodState<M>): Promise<void> {}
+
   /** SIGTERM to every member, SIGKILL to those still there after `graceMs`. */
   protected async stopMembers(graceMs: number): Promise<void> {
-    const members = this.allMembers();
+    await this.terminate(this.allMembers(), graceMs);
+  }
+
+  private async terminate(members: M[], graceMs: number): Promise<void> {
     await Promise.all(members.map((m) => this.signal(m, 'SIGTERM')));
     const all = Promise.all(members.map((m) => m.exited));
     let timer: NodeJS.Timeout | undefined;

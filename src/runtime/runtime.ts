@@ -94,6 +94,8 @@ export interface Runtime {
   kill(id: string): Promise<void>;
   /** Starts a killed instance again; its address may change. */
   restart(id: string): Promise<StartedInstance>;
+  /** Stops one instance for good (gracefully, then by force after `graceMs`) and removes what it leaves. */
+  remove(id: string, graceMs?: number): Promise<void>;
   /** Starts Prometheus (and Grafana, where it can) scraping every sidecar; never fatal. */
   startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability>;
   /** Stops everything it started: gracefully, then by force after `graceMs`. */

@@ -4,7 +4,7 @@
 
 import React, { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { Box, Text, useInput, useStdout, type Key } from 'ink';
-import { Footer, Header, Help, Narration, Startup } from './components/chrome.js';
+import { FileProblems, Footer, Header, Help, Narration, Startup } from './components/chrome.js';
 import { fit } from './theme.js';
 import type { AppSource, Pane, PaneContext } from './pane.js';
 import { PANES } from './panes.js';
@@ -23,6 +23,8 @@ export interface AppProps {
   source: AppSource;
   onQuit: () => void;
   onNextEvent: () => void;
+  /** `a`: apply the scenario file again now, as a save does under --watch. */
+  onApply?: () => void;
   /** Redraws per second: the cap that keeps a busy mesh from busying the terminal. */
   fps?: number;
   /** For tests: a fixed size instead of the terminal's. */
@@ -58,7 +60,7 @@ function useViewState(): [ViewState, (action: Action) => void, { current: ViewSt
   return [ref.current, dispatch, ref];
 }
 
-export function App({ source, onQuit, onNextEvent, fps = 8, size: fixedSize }: AppProps) {
+export function App({ source, onQuit, onNextEvent, onApply, fps = 8, size: fixedSize }: AppProps) {
   const [view, dispatch, viewRef] = useViewState();
   const [snapshot, setSnapshot] = useState(() => source.snapshot());
   const [tick, setTick] = useState(0);
@@ -121,6 +123,7 @@ export function App({ source, onQuit, onNextEvent, fps = 8, size: fixedSize }: A
     if (input === '/') return dispatch({ type: 'type', start: true });
     if (input === 'p') return dispatch({ type: 'pause' });
     if (input === 'n') return onNextEvent();
+    if (input === 'a' && onApply) return onApply();
     const own = pane.keys?.find((k) => k.key === input);
     if (own) {
       const action = own.act(ctx);
@@ -135,7 +138,8 @@ export function App({ source, onQuit, onNextEvent, fps = 8, size: fixedSize }: A
 
   if (starting) return <Startup snapshot={snapshot} tick={tick} width={width} />;
   const narrationLines = view.pane === 'Timeline' ? 0 : rows >= 32 ? 2 : 1;
-  const chrome = 2 + (narrationLines > 0 && snapshot.timeline.narration ? narrationLines + 2 : 0) + 1 + (view.typing ? 1 : 0) + (snapshot.warnings.length > 0 ? 1 : 0);
+  const chrome = 2 + (narrationLines > 0 && snapshot.timeline.narration ? narrationLines + 2 : 0) + 1 + (view.typing ? 1 : 0) + (snapshot.warnings.length > 0 ? 1 : 0)
+    + (snapshot.problems.length > 0 ? snapshot.problems.length + 1 : 0);
   const height = Math.max(5, rows - chrome - 1);
   const pane = paneOf(view);
   const ctx = contextOf(view, height);
@@ -145,6 +149,7 @@ export function App({ source, onQuit, onNextEvent, fps = 8, size: fixedSize }: A
       <Header snapshot={snapshot} panes={PANES.map((p) => p.name)} pane={view.pane} paused={view.paused} width={width} />
       <Narration snapshot={snapshot} width={width} lines={narrationLines} />
       {snapshot.warnings.length > 0 ? <Text color="red">{fit(`⚠ ${snapshot.warnings[snapshot.warnings.length - 1]}`, width)}</Text> : null}
+      <FileProblems snapshot={snapshot} width={width} />
       {view.help ? <Help panes={PANES} width={width} /> : (
         <Box height={height} flexDirection="column">
           {pane.render(ctx)}

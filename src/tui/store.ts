@@ -4,6 +4,7 @@
 // stays cheap at thousands of spans a second.
 
 import type { MeshSession } from '../mesh/session.js';
+import type { ScenarioChanges } from '../mesh/changes.js';
 import type { TimelineEvent } from '../scenario/model.js';
 import type { CheckResult } from '../telemetry/judge.js';
 import type { LogLine } from '../runtime/runtime.js';
@@ -50,6 +51,10 @@ export interface UiSnapshot {
   grafana: string | undefined;
   observabilityNotes: string[];
   warnings: string[];
+  /** The scenario file's problems after a save that no longer validates (the mesh runs as before); empty once it does. */
+  problems: string[];
+  /** The scenario file's name, for what the UI says about editing it. */
+  file: string;
   /** The Istio resources in force, with each route's share of its host's traffic. */
   config: ConfigView;
 }
@@ -59,6 +64,7 @@ export const RECENT_MS = 10_000;
 export const HISTORY_SECONDS = 30;
 const MAX_LOGS = 2000;
 const MAX_WARNINGS = 5;
+const MAX_PROBLEMS = 4;
 
 export class UiStore {
   private phase: Phase = 'starting';
@@ -67,9 +73,9 @@ export class UiStore {
   private logCount = 0;
   private narration: { text: string; atMs: number } | undefined;
   private readonly warnings: string[] = [];
+  private problems: string[] = [];
   /** Ejections as each caller sees them: `caller|host` for every host ejected now. */
   private readonly ejected = new Set<string>();
-  private readonly fired = new Set<number>();
   /** Requests per second each route matched, counted from callers' final client spans. */
   private readonly routes = new RouteRates();
 
@@ -79,7 +85,6 @@ export class UiStore {
     session.on('say', (text, event) => {
       this.narration = { text, atMs: event.atMs };
     });
-    session.on('event', (event) => this.fired.add(event.index));
     session.on('warning', (message) => this.warn(message));
   }
 
@@ -91,6 +96,19 @@ export class UiStore {
   warn(message: string): void {
     this.warnings.push(message.split('\n')[0]!);
     if (this.warnings.length > MAX_WARNINGS) this.warnings.shift();
+  }
+
+  /** The scenario file was saved and applied (`up --watch`): narrate what changed. */
+  fileApplied(changes: ScenarioChanges): void {
+    this.problems = [];
+    const text = changes.empty ? 'saved: nothing the mesh runs on changed' : `applied: ${changes.lines.join('; ')}`;
+    this.narration = { text, atMs: this.session.timeline?.elapsed() ?? 0 };
+  }
+
+  /** The scenario file was saved but no longer validates: shown until a save that does. */
+  fileInvalid(problems: string[]): void {
+    this.problems = problems.slice(0, MAX_PROBLEMS);
+    if (problems.length > MAX_PROBLEMS) this.problems.push(`…and ${problems.length - MAX_PROBLEMS} more`);
   }
 
   private serviceOf(instance: string): string {
@@ -206,13 +224,16 @@ export class UiStore {
       grafana: session.observability?.grafana,
       observabilityNotes: session.observability?.notes ?? [],
       warnings: [...this.warnings],
+      problems: this.problems,
+      file: scenario.file,
       config: configView(scenario.istio, scenario.config, scenario.services.map((svc) => svc.name), this.routes.rates(nowMs, windowMs), session.plane.configVersion),
     };
   }
 
   private timelineView(): TimelineView {
     const events = this.session.timelineEvents;
-    const items: TimelineItem[] = events.map((e) => ({ atMs: e.atMs, label: describeEvent(e), done: this.fired.has(e.index) }));
+    const position = this.session.timeline?.position ?? 0;
+    const items: TimelineItem[] = events.map((e, i) => ({ atMs: e.atMs, label: describeEvent(e), done: i < position }));
     return {
       elapsedMs: this.session.timeline?.elapsed() ?? 0,
       durationMs: this.session.scenario.durationMs,

@@ -110,6 +110,8 @@ export function recordedSnapshot(): UiSnapshot {
     grafana: undefined,
     observabilityNotes: ['Grafana not started: cannot pull grafana/grafana:10.4.2 (offline)'],
     warnings: [],
+    problems: [],
+    file: 'scenarios/bookinfo.yaml',
     config: {
       version: 4,
       resources: [

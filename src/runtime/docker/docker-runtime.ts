@@ -200,6 +200,10 @@ export class DockerRuntime extends PodRuntime<Member> implements Runtime {
     await this.docker.containers.kill(member.id, signal).catch(() => {});
   }
 
+  protected override async forget(pod: Pod): Promise<void> {
+    await Promise.all(pod.members.map((m) => this.docker.containers.remove(m.id).catch(() => {})));
+  }
+
   protected async running(pod: Pod): Promise<boolean> {
     const states = await Promise.all(pod.members.map((m) => this.docker.containers.inspect(m.id).then((s) => s.running, () => false)));
     return states.some(Boolean);

@@ -195,6 +195,12 @@ export class ProcessRuntime extends PodRuntime<Member> implements Runtime, NodeL
     }
   }
 
+  protected override async forget(pod: PodState<Member>): Promise<void> {
+    for (const n of this.nodes) n.pods.delete(pod.plan.id);
+    await this.rememberAll();
+    await this.prometheus?.setTargets(this.adminAddresses());
+  }
+
   protected async running(pod: PodState<Member>): Promise<boolean> {
     return pod.members.some((m) => m.running);
   }

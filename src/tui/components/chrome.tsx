@@ -42,6 +42,17 @@ export function Narration({ snapshot, width, lines }: { snapshot: UiSnapshot; wi
   );
 }
 
+/** A save of the scenario file that no longer validates: its problems, until a save that does. */
+export function FileProblems({ snapshot, width }: { snapshot: UiSnapshot; width: number }) {
+  if (snapshot.problems.length === 0) return null;
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text color="red" bold>{fit(`✗ ${snapshot.file} no longer validates; the mesh runs as before. Fix and save again:`, width)}</Text>
+      {snapshot.problems.map((p, i) => <Text key={i} color="red">{fit(`  ${p}`, width)}</Text>)}
+    </Box>
+  );
+}
+
 export function Footer({ hints, width }: { hints: string; width: number }) {
   return <Text dimColor>{fit(hints, width)}</Text>;
 }
@@ -54,6 +65,7 @@ export const KEYS: Array<[string, string]> = [
   ['/', 'filter: text, svc:NAME, status:5xx, flag:UO, >100ms, in, out'],
   ['p', 'pause the view (the mesh keeps running)'],
   ['n', 'instructor: run the next timeline event now'],
+  ['a', 'apply the scenario file again now (up --watch does on every save)'],
   ['?', 'this help'],
   ['q, Ctrl-C', 'quit, stopping everything the run started'],
 ];
