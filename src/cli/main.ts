@@ -8,6 +8,8 @@ import { EXIT, UserError } from './exit-codes.js';
 import { validateCommand, type Output } from './validate.js';
 import { runCommand, type RunOptions } from './run.js';
 import { upCommand, type UpOptions } from './up.js';
+import { replayCommand, type ReplayOptions } from './replay.js';
+import { SPEEDS } from '../record/player.js';
 import { downCommand, type DownOptions } from './down.js';
 import { istioCommand } from './istio.js';
 import { exportCommand, type ExportOptions } from './export.js';
@@ -74,6 +76,7 @@ Examples:
     .option('--no-prometheus', 'do not start Prometheus (and Grafana on docker) beside the mesh')
     .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
     .option('-w, --watch', 'apply the scenario file again each time it is saved, as kubectl apply would (a file that no longer validates is shown and the mesh kept)')
+    .option('--record <file>', 'record the run (spans, logs, statistics, timeline, checks) to a new file, for `mesh-sim replay`')
     .addHelpText('after', `
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
 terminal, use \`mesh-sim run\`.
@@ -90,6 +93,26 @@ Examples:
     .action(async (file: string, options: UpOptions) => setExit(await upCommand(file, options, stdio)));
 
   program
+    .command('replay')
+    .summary('play back a recording made with --record: the live UI, or the summary, with no mesh running')
+    .description('Open a recording made with `run --record` or `up --record` in the same UI as `up`, with no mesh running: pause, seek and speed up, and every pane works as it did live. With --summary or --json (or without a terminal), print the summary `run` printed, rebuilt from the recording: the same numbers and check values. A recording cut short by a crash replays up to its last whole second.')
+    .argument('<file>', 'recording (from --record)')
+    .option('--summary', 'print the run\'s summary instead of opening the UI')
+    .option('--json', 'print the summary as JSON')
+    .option('--speed <x>', `playback speed: ${SPEEDS.join(', ')}`, '1')
+    .option('--at <time>', 'start this far into the recording, e.g. 1m30s')
+    .addHelpText('after', `
+Keys: space or p play/pause, ← → (or [ ]) back/forward 10s, n N next/previous
+timeline event, + - speed, and the panes' keys as in \`up\`.
+
+Examples:
+  mesh-sim run scenarios/retry-storm.yaml --record storm.msrec
+  mesh-sim replay storm.msrec
+  mesh-sim replay storm.msrec --at 30s --speed 4
+  mesh-sim replay storm.msrec --json > summary.json`)
+    .action(async (file: string, options: ReplayOptions) => setExit(await replayCommand(file, options, stdio)));
+
+  program
     .command('run')
     .summary("run a scenario without the UI and print a summary (for CI)")
     .description('Start the scenario\'s mesh, drive its traffic and timeline for its duration, then print a summary: per service requests, errors, rps and latency percentiles, edges, traces, and the result of every check. Progress and narration go to stderr, the summary to stdout.')
@@ -101,6 +124,7 @@ Examples:
     .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
     .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
     .option('--prometheus', 'start Prometheus (and Grafana on docker) beside the mesh, as up does')
+    .option('--record <file>', 'record the run (spans, logs, statistics, timeline, checks) to a new file, for `mesh-sim replay`')
     .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
     .addHelpText('after', `
 Exit status: 0 when every check holds, 1 when one fails, 2 for bad input or a

@@ -7,6 +7,7 @@ import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
 import { ScenarioError, formatProblem } from '../scenario/problems.js';
 import { formatDuration, parseDuration } from '../scenario/units.js';
 import { freshSeed } from '../policy/decide.js';
+import { Recorder, RecordingFileError, recordingReport } from '../record/recorder.js';
 import { MeshSession } from '../mesh/session.js';
 import { formatSummary, sessionSummary } from '../mesh/summary.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
@@ -29,6 +30,19 @@ export interface RunOptions {
   nodes?: string;
   /** Also send every span to this OTLP/HTTP collector. */
   otlpEndpoint?: string;
+  /** Record the run to this file, for `mesh-sim replay`. */
+  record?: string;
+}
+
+/** `--record FILE`: the file made before anything starts (never over an existing one). */
+export async function recorderOption(file: string | undefined): Promise<Recorder | undefined> {
+  if (file === undefined) return undefined;
+  try {
+    return await Recorder.create(file);
+  } catch (error) {
+    if (error instanceof RecordingFileError) throw new UserError(error.message);
+    throw error;
+  }
 }
 
 /** `--otlp-endpoint` (or OTEL_EXPORTER_OTLP_*), checked before anything starts. */
@@ -90,6 +104,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   const { scenario } = loaded;
   durationMs ??= scenario.durationMs ?? DEFAULT_RUN_MS;
   const seed = seedOption ?? scenario.seed ?? freshSeed();
+  const recorder = await recorderOption(options.record);
   output.err(`mesh-sim run ${scenario.name}: seed ${seed}, ${formatDuration(durationMs)} on the ${runtime} runtime`);
 
   const session = new MeshSession(loaded, {
@@ -98,7 +113,9 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     seed,
     retentionSeconds: Math.ceil(durationMs / 1000) + 120,
     forward: forwarding?.forwarder,
+    tap: recorder,
   });
+  recorder?.attach(session, runtime);
   session.on('progress', (m) => output.err(`  ${m}`));
   session.on('warning', (m) => output.err(`  warning: ${m}`));
   const elapsed = () => (session.trafficStartedAt === undefined ? 0 : Date.now() - session.trafficStartedAt);
@@ -173,7 +190,9 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     accessLog?.end();
+    await recorder?.close(interrupted);
   }
+  if (recorder) output.err(`  ${recordingReport(recorder)}`);
   if (forwarding) output.err(`  ${forwardingReport(forwarding)}`);
 
   const summary = sessionSummary(session, interrupted);

@@ -9,7 +9,8 @@ import { LiveEdit } from '../mesh/live-edit.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
 import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
-import { forwardingOption, loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
+import { recordingReport } from '../record/recorder.js';
+import { forwardingOption, recorderOption, loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
 import type { Output } from './validate.js';
 
 export interface UpOptions {
@@ -23,6 +24,8 @@ export interface UpOptions {
   otlpEndpoint?: string;
   /** Apply the file again on every save. */
   watch?: boolean;
+  /** Record the run to this file, for `mesh-sim replay`. */
+  record?: string;
 }
 
 /**
@@ -44,20 +47,8 @@ async function withoutCiDetection<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function upCommand(file: string, options: UpOptions, output: Output): Promise<number> {
-  if (!process.stdout.isTTY || !process.stdin.isTTY) {
-    const which = !process.stdout.isTTY ? 'standard output' : 'standard input';
-    throw new UserError(`\`up\` draws a live UI and needs a terminal, but ${which} is not one.\n` +
-      `  To run without the UI:  mesh-sim run ${file}   (add --json for a machine-readable summary)`);
-  }
-  const seedOption = parseSeed(options.seed);
-  const runtime = parseRuntime(options.runtime);
-  const nodes = parseNodes(options.nodes);
-  const forwarding = forwardingOption(options.otlpEndpoint);
-  const loaded = await loadOrExplain(file, output);
-  if (!loaded) return EXIT.badInput;
-  const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
-
+/** ink, React and the UI, loaded for a person's terminal (NO_COLOR honoured, React's production build). */
+export async function loadUi() {
   // chalk (ink's colours) reads FORCE_COLOR but not NO_COLOR: translate before ink loads.
   if (process.env.NO_COLOR !== undefined && process.env.NO_COLOR !== '') process.env.FORCE_COLOR = '0';
   // React's production build: faster frames, and no development warnings over the UI.
@@ -65,8 +56,32 @@ export async function upCommand(file: string, options: UpOptions, output: Output
   const [{ render }, React, { App }, { UiStore }] = await withoutCiDetection(() => Promise.all([
     import('ink'), import('react'), import('../tui/app.js'), import('../tui/store.js'),
   ]));
+  return { render, React, App, UiStore };
+}
 
-  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900, forward: forwarding?.forwarder });
+/** A live UI needs a terminal: say what to do without one. */
+function requireTerminal(command: string, instead: string): void {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    const which = !process.stdout.isTTY ? 'standard output' : 'standard input';
+    throw new UserError(`\`${command}\` draws a live UI and needs a terminal, but ${which} is not one.\n  ${instead}`);
+  }
+}
+
+export async function upCommand(file: string, options: UpOptions, output: Output): Promise<number> {
+  requireTerminal('up', `To run without the UI:  mesh-sim run ${file}   (add --json for a machine-readable summary)`);
+  const seedOption = parseSeed(options.seed);
+  const runtime = parseRuntime(options.runtime);
+  const nodes = parseNodes(options.nodes);
+  const forwarding = forwardingOption(options.otlpEndpoint);
+  const loaded = await loadOrExplain(file, output);
+  if (!loaded) return EXIT.badInput;
+  const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
+  const recorder = await recorderOption(options.record);
+
+  const { render, React, App, UiStore } = await loadUi();
+
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900, forward: forwarding?.forwarder, tap: recorder });
+  recorder?.attach(session, runtime);
   const store = new UiStore(session, runtime);
   for (const warning of loaded.warnings) store.warn(`${warning.path}: ${warning.message}`);
   const liveEdit = new LiveEdit(file, session, {
@@ -98,6 +113,8 @@ export async function upCommand(file: string, options: UpOptions, output: Output
     if (failure) output.err(`mesh-sim: ${failure}`);
     output.err(`mesh-sim: stopping ${loaded!.scenario.name}…`);
     await session.shutdown();
+    await recorder?.close();
+    if (recorder) output.err(`mesh-sim: ${recordingReport(recorder)}`);
     const requests = session.traffic?.counts.answered ?? 0;
     output.err(`mesh-sim: stopped after ${formatDuration(Math.round(session.runSeconds()) * 1000)}, ${requests} requests answered; nothing it started is left running`);
     finished(code);

@@ -9,14 +9,14 @@ import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
 import { formatDuration } from '../scenario/units.js';
 import { ControlPlane, DEFAULT_PORT, type InstanceIdentity } from '../control/plane.js';
-import { FlowStats, RequestStats } from '../telemetry/stats.js';
+import { FlowStats, RequestStats, type Window } from '../telemetry/stats.js';
 import { SpanAttribution } from '../telemetry/attribution.js';
 import { WindowBook, type CheckWindow } from '../telemetry/windows.js';
 import { TraceStore } from '../telemetry/traces.js';
 import { judge, type CheckResult } from '../telemetry/judge.js';
 import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
 import type { Span } from '../telemetry/span.js';
-import { TrafficGenerator } from '../traffic/generator.js';
+import { TrafficGenerator, type TrafficCounts } from '../traffic/generator.js';
 import {
   InstanceStartError, type ExitInfo, type InstancePlan, type MeshEnvironment, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
 } from '../runtime/runtime.js';
@@ -57,6 +57,29 @@ export interface SessionOptions {
   clock?: () => number;
   /** Where every span the collector takes is also sent (`--otlp-endpoint`). */
   forward?: BatchForwarder;
+  /** Told of everything the statistics, traces and checks are made of (`--record`). */
+  tap?: SessionTap;
+}
+
+/**
+ * What the run's numbers are made of, in the order they happened: a recording that
+ * feeds the same calls to fresh statistics gets the same numbers (src/record).
+ */
+export interface SessionTap {
+  /** Spans the collector took at `nowMs`, before anything counts them. */
+  received(spans: readonly Span[], nowMs: number): void;
+  /** A sidecar span counted in the statistics, at `nowMs`, in `segment`. */
+  counted(span: Span, nowMs: number, segment: number): void;
+  /** A request's answer, as its traffic flow saw it. */
+  answered(flow: string, nowMs: number, segment: number, status: number, latencyMs: number, degraded: boolean): void;
+  /** The traces were settled at `nowMs` (`final`: the run is over). */
+  settled(nowMs: number, final: boolean): void;
+  /** The desired state in force changed (the start, a timeline push, a live edit). */
+  scenario(state: Scenario, timeline: readonly TimelineEvent[]): void;
+  /** A check was judged on `window` (undefined: the whole run of `runSeconds`). */
+  judged(result: CheckResult, window: Window | undefined, runSeconds: number): void;
+  /** Traffic began, or ended. */
+  traffic(startedAt: number | undefined, endedAt: number | undefined): void;
 }
 
 export interface SessionEvents {
@@ -77,6 +100,8 @@ export interface SessionEvents {
 export class MeshSession extends EventEmitter<SessionEvents> {
   readonly runId = `ms${Date.now().toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`;
   readonly seed: number;
+  /** How long per-second statistics are kept. */
+  readonly retentionSeconds: number;
   readonly stats: RequestStats;
   /** Each traffic flow as its client saw it. */
   readonly flowStats: FlowStats;
@@ -129,9 +154,15 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     super();
     this.scenario = loaded.scenario;
     this.seed = options.seed;
-    this.stats = new RequestStats(options.retentionSeconds ?? 900);
-    this.flowStats = new FlowStats(options.retentionSeconds ?? 900);
-    this.attribution = new SpanAttribution(this.stats, this.windows, (flow, n) => this.traffic?.isInFlight(flow, n) ?? false, options.clock ?? Date.now);
+    this.retentionSeconds = options.retentionSeconds ?? 900;
+    this.stats = new RequestStats(this.retentionSeconds);
+    this.flowStats = new FlowStats(this.retentionSeconds);
+    const tap = options.tap;
+    const counted = tap ? { add: (span: Span, nowMs: number, segment: number) => {
+      this.stats.add(span, nowMs, segment);
+      tap.counted(span, nowMs, segment);
+    } } : this.stats;
+    this.attribution = new SpanAttribution(counted, this.windows, (flow, n) => this.traffic?.isInFlight(flow, n) ?? false, options.clock ?? Date.now);
     this.plane = new ControlPlane(this.scenario, this.seed);
     this.plans = planInstances(this.scenario);
     this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId, options.runtimeOptions);
@@ -162,7 +193,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       const port = await this.hub.listen(prep.listenHosts);
       const controlUrl = `http://${prep.controlHost}:${port}`;
       this.collectorUrl = `http://127.0.0.1:${port}`;
-      this.settleTimer = setInterval(() => this.traces.tick(Date.now()), 500);
+      this.settleTimer = setInterval(() => this.settle(false), 500);
       const all = [...this.plans, this.gateway];
       for (const plan of all) {
         this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, host: '', port: 0 });
@@ -270,6 +301,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
 
   private onSpans(spans: Span[]): void {
     const now = (this.options.clock ?? Date.now)();
+    this.options.tap?.received(spans, now);
     for (const span of spans) {
       this.traces.add(span, now);
       this.attribution.add(span);
@@ -299,10 +331,14 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.traffic = new TrafficGenerator(gateway, this.seed, this.ports, undefined, {
       answered: (r) => {
         this.attribution.answered(r.flow.id, r.n);
-        this.flowStats.add(r.flow.id, Date.now(), this.countedSegment(r.flow.id, r.n), r.status, r.latencyMs, r.degraded);
+        const now = Date.now();
+        const segment = this.countedSegment(r.flow.id, r.n);
+        this.flowStats.add(r.flow.id, now, segment, r.status, r.latencyMs, r.degraded);
+        this.options.tap?.answered(r.flow.id, now, segment, r.status, r.latencyMs, r.degraded);
       },
     });
     this.trafficStartedAt = Date.now();
+    this.options.tap?.traffic(this.trafficStartedAt, undefined);
     this.timeline = new TimelineRunner(this.loaded.scenario.timeline, (event) => this.runEvent(event));
     this.timeline.start();
     this.traffic.start(this.scenario.traffic, durationMs);
@@ -363,6 +399,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   /** A new desired state, pushed to every ready sidecar; resolves once they have it (or after 5 s). */
   private async push(next: Scenario): Promise<void> {
     this.scenario = next;
+    this.options.tap?.scenario(next, this.timelineEvents);
     Object.assign(this.ports, servicePorts(next));
     this.plane.setScenario(next);
     const pushedAt = performance.now();
@@ -386,12 +423,19 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     const elapsed = this.timeline?.elapsed() ?? 0;
     const target = stateAt(next, elapsed);
     const changes = scenarioChanges(this.scenario, target);
+    // Only what the mesh runs on needs a push; a new timeline or new checks need none.
+    const push = !changes.empty;
     if (!sameTimeline(this.loaded.scenario.timeline, next.scenario.timeline)) changes.lines.push('timeline changed');
     if (!sameChecks(this.loaded.scenario.checks, next.scenario.checks)) changes.lines.push('checks changed');
+    changes.empty = changes.lines.length === 0 && !push;
     this.loaded = next;
     this.timeline?.replace(next.scenario.timeline);
     if (changes.empty || this.stopped) return changes;
     this.emit('applied', changes);
+    if (!push) {
+      this.options.tap?.scenario(this.scenario, this.timelineEvents);
+      return changes;
+    }
     // Requests that start while the change spreads belong to no window.
     this.windows.pause(this.limitsAt());
     for (const plan of [...changes.stop, ...changes.replace]) await this.removeInstance(plan);
@@ -452,7 +496,9 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     }
     if (!this.stopped) await this.flushTelemetry();
     const seconds = Math.max(0, window.toMs - window.fromMs) / 1000;
-    const result = { ...judge(event.check!.expr, this, { segments: window.segments, seconds }, seconds), at: formatDuration(event.atMs) };
+    const judgedOn = { segments: window.segments, seconds };
+    const result = { ...judge(event.check!.expr, this, judgedOn, seconds), at: formatDuration(event.atMs) };
+    this.options.tap?.judged(result, judgedOn, seconds);
     this.checkResults.push(result);
     this.emit('check', result);
   }
@@ -473,6 +519,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     if (!this.traffic || this.trafficEndedAt !== undefined) return;
     this.traffic.stop();
     this.trafficEndedAt = Date.now();
+    this.options.tap?.traffic(undefined, this.trafficEndedAt);
     await this.traffic.drain(drainMs);
   }
 
@@ -481,15 +528,31 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     await this.stopTraffic(drainMs);
     await Promise.all([...this.pendingChecks]);
     await this.shutdown();
-    this.traces.tick(Date.now(), true);
+    this.settle(true);
     // What still waits belongs to requests never answered: unanswered, not errors.
     this.unansweredSpans = this.attribution.finish();
     const runSeconds = this.runSeconds();
     for (const check of this.loaded.scenario.checks) {
       const result = judge(check.expr, this, undefined, runSeconds);
+      this.options.tap?.judged(result, undefined, runSeconds);
       this.checkResults.push(result);
       this.emit('check', result);
     }
+  }
+
+  private settle(final: boolean): void {
+    const now = Date.now();
+    this.traces.tick(now, final);
+    this.options.tap?.settled(now, final);
+  }
+
+  get runtimeName(): string {
+    return this.runtime.name;
+  }
+
+  /** What the traffic generator counted (undefined before traffic began). */
+  get trafficCounts(): TrafficCounts | undefined {
+    return this.traffic?.counts;
   }
 
   runSeconds(): number {

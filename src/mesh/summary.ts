@@ -7,7 +7,6 @@ import type { FlowStats, RequestStats } from '../telemetry/stats.js';
 import type { TraceTotals } from '../telemetry/traces.js';
 import type { CheckResult } from '../telemetry/judge.js';
 import type { TrafficCounts } from '../traffic/generator.js';
-import type { MeshSession } from './session.js';
 
 export interface ServiceSummary {
   requests: number;
@@ -105,19 +104,32 @@ export function buildSummary(input: {
   };
 }
 
-/** The summary of a session that has finished (or been stopped). */
-export function sessionSummary(session: MeshSession, interrupted = false): Summary {
+/** What a summary is read from: a finished session, or a replayed recording of one. */
+export interface FinishedRun {
+  readonly scenario: Scenario;
+  readonly seed: number;
+  readonly runtimeName: string;
+  readonly stats: RequestStats;
+  readonly flowStats: FlowStats;
+  readonly traces: { summary(): TraceTotals };
+  readonly checkResults: CheckResult[];
+  readonly trafficCounts: TrafficCounts | undefined;
+  runSeconds(): number;
+}
+
+/** The summary of a run that has finished (or been stopped). */
+export function sessionSummary(run: FinishedRun, interrupted = false): Summary {
   return buildSummary({
-    scenario: session.scenario,
-    seed: session.seed,
-    runtime: session.runtime.name,
-    durationMs: session.runSeconds() * 1000,
-    stats: session.stats,
-    flowStats: session.flowStats,
-    flowIds: session.scenario.traffic.map((f) => f.id),
-    traces: session.traces.summary(),
-    checks: session.checkResults,
-    traffic: session.traffic?.counts ?? { sent: 0, answered: 0, unanswered: 0, failed: 0, skipped: 0, statuses: {} },
+    scenario: run.scenario,
+    seed: run.seed,
+    runtime: run.runtimeName,
+    durationMs: run.runSeconds() * 1000,
+    stats: run.stats,
+    flowStats: run.flowStats,
+    flowIds: run.scenario.traffic.map((f) => f.id),
+    traces: run.traces.summary(),
+    checks: run.checkResults,
+    traffic: run.trafficCounts ?? { sent: 0, answered: 0, unanswered: 0, failed: 0, skipped: 0, statuses: {} },
     interrupted,
   });
 }

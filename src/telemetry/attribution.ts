@@ -27,7 +27,7 @@ export class SpanAttribution {
   dropped = 0;
 
   constructor(
-    private readonly stats: RequestStats,
+    private readonly stats: Pick<RequestStats, 'add'>,
     private readonly book: WindowBook,
     private readonly inFlight: (flow: string, n: number) => boolean,
     private readonly clock: () => number = Date.now,

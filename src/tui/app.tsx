@@ -11,6 +11,28 @@ import { PANES } from './panes.js';
 import { initialView, reduce, type Action, type ViewState } from './view.js';
 
 export { initialView, reduce, type Action, type ViewState } from './view.js';
+
+/** What the keys of a replay drive (src/record/player.ts). */
+export interface Playback {
+  togglePause(): void;
+  seekBy(ms: number): void;
+  toEvent(direction: 1 | -1): void;
+  faster(): void;
+  slower(): void;
+}
+
+/** A replay's own keys; true when `input` was one. */
+function playbackKey(playback: Playback, input: string, key: Key): boolean {
+  if (input === ' ' || input === 'p') playback.togglePause();
+  else if (key.rightArrow || input === ']') playback.seekBy(10_000);
+  else if (key.leftArrow || input === '[') playback.seekBy(-10_000);
+  else if (input === 'n') playback.toEvent(1);
+  else if (input === 'N') playback.toEvent(-1);
+  else if (input === '+' || input === '>') playback.faster();
+  else if (input === '-' || input === '<') playback.slower();
+  else return false;
+  return true;
+}
 export type { AppSource } from './pane.js';
 
 const NO_KEY: Key = {
@@ -25,6 +47,8 @@ export interface AppProps {
   onNextEvent: () => void;
   /** `a`: apply the scenario file again now, as a save does under --watch. */
   onApply?: () => void;
+  /** A recording played back (`mesh-sim replay`): its keys. */
+  playback?: Playback;
   /** Redraws per second: the cap that keeps a busy mesh from busying the terminal. */
   fps?: number;
   /** For tests: a fixed size instead of the terminal's. */
@@ -60,7 +84,7 @@ function useViewState(): [ViewState, (action: Action) => void, { current: ViewSt
   return [ref.current, dispatch, ref];
 }
 
-export function App({ source, onQuit, onNextEvent, onApply, fps = 8, size: fixedSize }: AppProps) {
+export function App({ source, onQuit, onNextEvent, onApply, playback, fps = 8, size: fixedSize }: AppProps) {
   const [view, dispatch, viewRef] = useViewState();
   const [snapshot, setSnapshot] = useState(() => source.snapshot());
   const [tick, setTick] = useState(0);
@@ -121,6 +145,7 @@ export function App({ source, onQuit, onNextEvent, onApply, fps = 8, size: fixed
     if (input === 'g') return dispatch({ type: 'edge', to: 'top', limit });
     if (input === 'G') return dispatch({ type: 'edge', to: 'bottom', limit });
     if (input === '/') return dispatch({ type: 'type', start: true });
+    if (playback && playbackKey(playback, input, key)) return;
     if (input === 'p') return dispatch({ type: 'pause' });
     if (input === 'n') return onNextEvent();
     if (input === 'a' && onApply) return onApply();
@@ -138,12 +163,14 @@ export function App({ source, onQuit, onNextEvent, onApply, fps = 8, size: fixed
 
   if (starting) return <Startup snapshot={snapshot} tick={tick} width={width} />;
   const narrationLines = view.pane === 'Timeline' ? 0 : rows >= 32 ? 2 : 1;
-  const chrome = 2 + (narrationLines > 0 && snapshot.timeline.narration ? narrationLines + 2 : 0) + 1 + (view.typing ? 1 : 0) + (snapshot.warnings.length > 0 ? 1 : 0)
+  const chrome = 2 + (snapshot.replay ? 1 : 0) + (narrationLines > 0 && snapshot.timeline.narration ? narrationLines + 2 : 0) + 1 + (view.typing ? 1 : 0) + (snapshot.warnings.length > 0 ? 1 : 0)
     + (snapshot.problems.length > 0 ? snapshot.problems.length + 1 : 0);
   const height = Math.max(5, rows - chrome - 1);
   const pane = paneOf(view);
   const ctx = contextOf(view, height);
-  const hints = pane.hints?.(ctx) ?? `Tab/1-${PANES.length} panes  ↑↓ move  ⏎ open  / filter  p pause  n next event  ? help  q quit`;
+  const hints = pane.hints?.(ctx) ?? (playback
+    ? `Tab/1-${PANES.length} panes  ↑↓ move  ⏎ open  space play/pause  ←→ ∓10s  n/N next/prev event  +/- speed  q quit`
+    : `Tab/1-${PANES.length} panes  ↑↓ move  ⏎ open  / filter  p pause  n next event  ? help  q quit`);
   return (
     <Box flexDirection="column" width={width}>
       <Header snapshot={snapshot} panes={PANES.map((p) => p.name)} pane={view.pane} paused={view.paused} width={width} />

@@ -3,7 +3,8 @@
 // demand. All counting happens as spans arrive; a snapshot only reads, so rendering
 // stays cheap at thousands of spans a second.
 
-import type { MeshSession } from '../mesh/session.js';
+import type { MeshSession, SessionEvents } from '../mesh/session.js';
+import type { Observability } from '../runtime/runtime.js';
 import type { ScenarioChanges } from '../mesh/changes.js';
 import type { TimelineEvent } from '../scenario/model.js';
 import type { CheckResult } from '../telemetry/judge.js';
@@ -18,6 +19,23 @@ import {
 } from './model.js';
 
 export type Phase = 'starting' | 'running' | 'stopping' | 'failed';
+
+/** What the UI reads a mesh from: a live session, or a recording played back (src/record/replay.ts). */
+export interface MeshView extends Pick<MeshSession, 'instances' | 'traces' | 'scenario' | 'stats' | 'trafficStartedAt' | 'seed' | 'checkResults' | 'timelineEvents'> {
+  on<K extends keyof SessionEvents>(event: K, listener: (...args: SessionEvents[K]) => void): unknown;
+  readonly observability: Observability | undefined;
+  readonly plane: { readonly configVersion: number };
+  readonly timeline: { elapsed(): number; readonly position: number } | undefined;
+}
+
+/** Where a replay stands: shown in the header instead of live figures' clock. */
+export interface ReplayState {
+  atMs: number;
+  durationMs: number;
+  speed: number;
+  paused: boolean;
+  ended: boolean;
+}
 
 export interface StartupInstance {
   id: string;
@@ -57,6 +75,8 @@ export interface UiSnapshot {
   file: string;
   /** The Istio resources in force, with each route's share of its host's traffic. */
   config: ConfigView;
+  /** Set when the UI shows a recording (`mesh-sim replay`). */
+  replay?: ReplayState;
 }
 
 /** Rates and percentiles are over this recent window. */
@@ -79,7 +99,7 @@ export class UiStore {
   /** Requests per second each route matched, counted from callers' final client spans. */
   private readonly routes = new RouteRates();
 
-  constructor(private readonly session: MeshSession, private readonly runtimeName: string) {
+  constructor(private readonly session: MeshView, private readonly runtimeName: string, private readonly clock: () => number = Date.now) {
     session.on('log', (record, line) => this.onLog(record, line));
     session.on('spans', (spans) => this.routes.add(spans));
     session.on('say', (text, event) => {
@@ -125,7 +145,7 @@ export class UiStore {
       row = outlierRow(record.entry, this.serviceOf(line.instance), this.instanceAt(record.entry.upstream_url));
     } else if (line.container === 'app' || line.stream === 'stderr') {
       if (record.text.trim() === '') return;
-      row = { at: Date.now(), instance: line.instance, service: this.serviceOf(line.instance), kind: 'text', text: record.text };
+      row = { at: this.clock(), instance: line.instance, service: this.serviceOf(line.instance), kind: 'text', text: record.text };
     }
     if (!row) return;
     this.logCount++;
@@ -168,7 +188,7 @@ export class UiStore {
     return [...edges].map((e) => e.split('\u0000') as [string, string]);
   }
 
-  snapshot(nowMs = Date.now()): UiSnapshot {
+  snapshot(nowMs = this.clock()): UiSnapshot {
     const { session } = this;
     const scenario = session.scenario;
     const started = session.trafficStartedAt;

@@ -2,7 +2,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BIN, processesTagged } from '../helpers/cli.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
@@ -109,4 +111,47 @@ run('mesh-sim up fits 80x24 and draws no colour with NO_COLOR', async (t) => {
   await keys(name, 'q');
   t.regex(await waitForScreen(t, name, /EXIT=\d+/, 'the exit status'), /EXIT=0/);
   t.deepEqual(await processesTagged(tag), []);
+});
+
+run('up --watch --record in a real terminal: a save is applied and narrated; replay plays the recording back', async (t) => {
+  if (!hasTmux()) return t.fail('tmux is not installed');
+  const dir = mkdtempSync(join(tmpdir(), 'mesh-sim-tmux-watch-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'live.yaml');
+  const recording = join(dir, 'live.msrec');
+  const scenario = (errorRate: number) => `name: live
+services:
+  web: {calls: [api]}
+  api: {errorRate: ${errorRate}}
+traffic:
+  - {to: web, rps: 20}
+timeline:
+  - {at: 2s, say: watch the api row}
+`;
+  writeFileSync(file, scenario(0));
+  const tag = randomUUID();
+  const name = 'watch';
+  t.teardown(() => stopTmux(name));
+  const command = `cd ${PACKAGE_ROOT} && env MESH_SIM_TEST_TAG=${tag} ${process.execPath} ${BIN} up ${file} --watch --record ${recording} --no-prometheus; echo EXIT=$?; sleep 60`;
+  tmux(name, 'new-session', '-d', '-s', name, '-x', '100', '-y', '30', command);
+  await waitForScreen(t, name, /watch the api row/, 'the timeline narration');
+  writeFileSync(file, scenario(0.5));
+  await waitForScreen(t, name, /applied: api v1 behaviour changed/, 'the save narrated as applied');
+  writeFileSync(file, scenario(0.5).replace('rps: 20', 'rps: lots'));
+  const invalid = await waitForScreen(t, name, /live\.yaml no longer validates; the mesh runs as before/, 'the invalid save shown');
+  t.regex(invalid, /live\.yaml:\d+:\d+: traffic\[0\]\.rps/);
+  await keys(name, 'q');
+  const end = await waitForScreen(t, name, /EXIT=\d+/, 'the exit status');
+  t.regex(end, /EXIT=0/);
+  t.regex(end, /recorded to .*live\.msrec/);
+  t.deepEqual(await processesTagged(tag), []);
+
+  const replay = 'replay';
+  t.teardown(() => stopTmux(replay));
+  tmux(replay, 'new-session', '-d', '-s', replay, '-x', '100', '-y', '30', `cd ${PACKAGE_ROOT} && ${process.execPath} ${BIN} replay ${recording} --speed 4; echo EXIT=$?; sleep 60`);
+  await waitForScreen(t, replay, /REPLAY \d:\d\d\/\d:\d\d ×4/, 'the replay bar');
+  await keys(replay, 'p', 'n');
+  await waitForScreen(t, replay, /watch the api row/, 'the narration after seeking to the event');
+  await keys(replay, 'q');
+  t.regex(await waitForScreen(t, replay, /EXIT=\d+/, 'the replay\'s exit status'), /EXIT=0/);
 });

@@ -22,11 +22,26 @@ export function Header({ snapshot, panes, pane, paused, width }: { snapshot: UiS
         <Text color={HEALTH_COLOR[health(ok)]}>{formatPercent(ok)} ok</Text>
         {paused ? <Text inverse> PAUSED </Text> : null}
       </Box>
+      {snapshot.replay ? <ReplayBar replay={snapshot.replay} width={width} /> : null}
       <Box>
         {panes.map((name, i) => (
           <Text key={name} inverse={name === pane} bold={name === pane}>{` ${i + 1} ${name} `}</Text>
         ))}
       </Box>
+    </Box>
+  );
+}
+
+/** Where a replay stands: its clock, a progress bar, the speed, and whether it plays. */
+function ReplayBar({ replay, width }: { replay: NonNullable<UiSnapshot['replay']>; width: number }) {
+  const label = `REPLAY ${clock(replay.atMs)}/${clock(replay.durationMs)} ×${replay.speed} ${replay.ended ? '■ end' : replay.paused ? '⏸ paused' : '▶'}`;
+  const barWidth = Math.max(0, width - label.length - 3);
+  const filled = replay.durationMs > 0 ? Math.round((barWidth * replay.atMs) / replay.durationMs) : 0;
+  return (
+    <Box>
+      <Text inverse bold>{` ${label} `}</Text>
+      <Text color="cyan">{` ${'━'.repeat(filled)}`}</Text>
+      <Text dimColor>{'─'.repeat(Math.max(0, barWidth - filled))}</Text>
     </Box>
   );
 }
