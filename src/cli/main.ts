@@ -77,6 +77,7 @@ Examples:
     .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
     .option('-w, --watch', 'apply the scenario file again each time it is saved, as kubectl apply would (a file that no longer validates is shown and the mesh kept)')
     .option('--record <file>', 'record the run (spans, logs, statistics, timeline, checks) to a new file, for `mesh-sim replay`')
+    .option('--jaeger', 'docker runtime: also start Jaeger all-in-one, send it every span, and give Grafana its data source')
     .addHelpText('after', `
 Needs a terminal (80x24 or larger). NO_COLOR turns colours off. Without a
 terminal, use \`mesh-sim run\`.
@@ -125,6 +126,7 @@ Examples:
     .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
     .option('--prometheus', 'start Prometheus (and Grafana on docker) beside the mesh, as up does')
     .option('--record <file>', 'record the run (spans, logs, statistics, timeline, checks) to a new file, for `mesh-sim replay`')
+    .option('--jaeger', 'docker runtime: also start Jaeger all-in-one, send it every span, and give Grafana its data source')
     .option('--otlp-endpoint <url>', 'also send every span to this OTLP/HTTP collector (protobuf; OTEL_EXPORTER_OTLP_PROTOCOL=http/json for JSON, OTEL_EXPORTER_OTLP_HEADERS for headers)')
     .addHelpText('after', `
 Exit status: 0 when every check holds, 1 when one fails, 2 for bad input or a

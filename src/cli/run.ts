@@ -32,6 +32,17 @@ export interface RunOptions {
   otlpEndpoint?: string;
   /** Record the run to this file, for `mesh-sim replay`. */
   record?: string;
+  /** Start Jaeger all-in-one beside the mesh (Docker). */
+  jaeger?: boolean;
+}
+
+/** `--jaeger` starts a container: refused before anything starts on a runtime without them. */
+export function jaegerOption(jaeger: boolean | undefined, runtime: string): boolean {
+  if (jaeger && runtime !== 'docker') {
+    throw new UserError('--jaeger starts Jaeger all-in-one in Docker beside the mesh: add --runtime docker.\n' +
+      '  On the process runtime, send the spans to a Jaeger of your own: --otlp-endpoint http://127.0.0.1:4318');
+  }
+  return jaeger === true;
 }
 
 /** `--record FILE`: the file made before anything starts (never over an existing one). */
@@ -99,6 +110,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   const runtime = parseRuntime(options.runtime);
   const nodes = parseNodes(options.nodes);
   const forwarding = forwardingOption(options.otlpEndpoint);
+  const jaeger = jaegerOption(options.jaeger, runtime);
   const loaded = await loadOrExplain(file, output);
   if (!loaded) return EXIT.badInput;
   const { scenario } = loaded;
@@ -160,7 +172,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
       output.err('mesh-sim: interrupted before the mesh was up; nothing is left running');
       return EXIT.interrupted;
     }
-    if (options.prometheus) await session.startObservability();
+    if (options.prometheus || jaeger) await session.startObservability(5, jaeger);
     const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${f.path}`).join(', ');
     output.err(`  traffic: ${flows || 'none (the scenario has no traffic)'}`);
     const ingress = session.instances.get('istio-ingressgateway')?.started?.ingress;
@@ -193,7 +205,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     await recorder?.close(interrupted);
   }
   if (recorder) output.err(`  ${recordingReport(recorder)}`);
-  if (forwarding) output.err(`  ${forwardingReport(forwarding)}`);
+  for (const f of [forwarding, session.jaegerForward]) if (f) output.err(`  ${forwardingReport(f)}`);
 
   const summary = sessionSummary(session, interrupted);
   output.out(options.json ? JSON.stringify(summary, null, 2) : formatSummary(summary));

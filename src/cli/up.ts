@@ -10,7 +10,7 @@ import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.
 import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { recordingReport } from '../record/recorder.js';
-import { forwardingOption, recorderOption, loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
+import { forwardingOption, jaegerOption, recorderOption, loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
 import type { Output } from './validate.js';
 
 export interface UpOptions {
@@ -26,6 +26,8 @@ export interface UpOptions {
   watch?: boolean;
   /** Record the run to this file, for `mesh-sim replay`. */
   record?: string;
+  /** Start Jaeger all-in-one beside the mesh (Docker). */
+  jaeger?: boolean;
 }
 
 /**
@@ -73,6 +75,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
   const runtime = parseRuntime(options.runtime);
   const nodes = parseNodes(options.nodes);
   const forwarding = forwardingOption(options.otlpEndpoint);
+  const jaeger = jaegerOption(options.jaeger, runtime);
   const loaded = await loadOrExplain(file, output);
   if (!loaded) return EXIT.badInput;
   const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
@@ -131,7 +134,7 @@ export async function upCommand(file: string, options: UpOptions, output: Output
       session.beginTraffic();
       if (options.watch) await liveEdit.start();
       // In the background: an image pull may take a while, and the mesh is already worth watching.
-      if (options.prometheus !== false) void session.startObservability().catch((error: Error) => store.warn(`Prometheus: ${error.message}`));
+      if (options.prometheus !== false || jaeger) void session.startObservability(5, jaeger).catch((error: Error) => store.warn(`Prometheus: ${error.message}`));
     }
   } catch (error) {
     if (error instanceof RuntimeUnavailableError) failure = error.message;

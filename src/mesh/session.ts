@@ -4,6 +4,7 @@
 // nothing is left running and no span is lost.
 
 import type { BatchForwarder } from '../telemetry/forward/batch-forwarder.js';
+import { forwardingFrom, type Forwarding } from '../telemetry/forward/setup.js';
 import { EventEmitter } from 'node:events';
 import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
@@ -147,6 +148,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   unansweredSpans = 0;
   /** Where the collector takes OTLP/HTTP spans from this machine (for apps' own SDKs). */
   collectorUrl: string | undefined;
+  /** Spans to the Jaeger started beside the mesh (`--jaeger`). */
+  jaegerForward: Forwarding | undefined;
   /** Prometheus and Grafana, once started (startObservability). */
   observability: Observability | undefined;
 
@@ -308,6 +311,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     }
     if (this.listenerCount('spans') > 0) this.emit('spans', spans);
     this.options.forward?.add(spans);
+    this.jaegerForward?.forwarder.add(spans);
   }
 
   private onLog(line: LogLine): void {
@@ -316,10 +320,14 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.emit('log', record, line);
   }
 
-  /** Starts Prometheus (and Grafana where the runtime can) beside the mesh; never fatal. */
-  async startObservability(scrapeIntervalSeconds = 5): Promise<Observability> {
-    this.observability = await this.runtime.startObservability((m) => this.emit('progress', m), { scrapeIntervalSeconds });
+  /** Starts Prometheus (and Grafana, and Jaeger when asked, where the runtime can) beside the mesh; never fatal. */
+  async startObservability(scrapeIntervalSeconds = 5, jaeger = false): Promise<Observability> {
+    this.observability = await this.runtime.startObservability((m) => this.emit('progress', m), { scrapeIntervalSeconds, jaeger });
     for (const note of this.observability.notes) this.emit('progress', note);
+    // From now on every span the collector takes also goes to Jaeger, as to any OTLP collector.
+    if (this.observability.jaeger && !this.stopped) {
+      this.jaegerForward = forwardingFrom(this.observability.jaeger.otlp, {});
+    }
     return this.observability;
   }
 
@@ -573,7 +581,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     await this.hub.close();
     this.plane.removeAllListeners();
     // After the hub: the sidecars' last spans are in; what is queued goes out, within a bound.
-    await this.options.forward?.shutdown();
+    await Promise.all([this.options.forward?.shutdown(), this.jaegerForward?.forwarder.shutdown()]);
   }
 }
 

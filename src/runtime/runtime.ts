@@ -77,11 +77,19 @@ export interface RuntimePreparation {
   controlHost: string;
 }
 
-/** Where Prometheus and Grafana ended up, if anywhere, and why not otherwise. */
+/** Where Prometheus, Grafana and Jaeger ended up, if anywhere, and why not otherwise. */
 export interface Observability {
   prometheus: string | undefined;
   grafana: string | undefined;
+  /** Jaeger's UI, and where this machine sends it spans (OTLP/HTTP), when `--jaeger` started it. */
+  jaeger?: { ui: string; otlp: string };
   notes: string[];
+}
+
+export interface ObservabilityOptions {
+  scrapeIntervalSeconds: number;
+  /** Also start Jaeger all-in-one (Docker only), with Grafana's Jaeger data source. */
+  jaeger?: boolean;
 }
 
 export interface Runtime {
@@ -97,7 +105,7 @@ export interface Runtime {
   /** Stops one instance for good (gracefully, then by force after `graceMs`) and removes what it leaves. */
   remove(id: string, graceMs?: number): Promise<void>;
   /** Starts Prometheus (and Grafana, where it can) scraping every sidecar; never fatal. */
-  startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability>;
+  startObservability(progress: (message: string) => void, options: ObservabilityOptions): Promise<Observability>;
   /** Stops everything it started: gracefully, then by force after `graceMs`. */
   stop(graceMs?: number): Promise<void>;
 }

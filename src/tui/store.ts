@@ -67,6 +67,8 @@ export interface UiSnapshot {
   /** Prometheus and Grafana, when they run, and why not when they do not. */
   prometheus: string | undefined;
   grafana: string | undefined;
+  /** Jaeger's UI, when `--jaeger` started it. */
+  jaeger?: string | undefined;
   observabilityNotes: string[];
   warnings: string[];
   /** The scenario file's problems after a save that no longer validates (the mesh runs as before); empty once it does. */
@@ -242,6 +244,7 @@ export class UiStore {
         : undefined,
       prometheus: session.observability?.prometheus,
       grafana: session.observability?.grafana,
+      jaeger: session.observability?.jaeger?.ui,
       observabilityNotes: session.observability?.notes ?? [],
       warnings: [...this.warnings],
       problems: this.problems,

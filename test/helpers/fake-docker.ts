@@ -19,6 +19,9 @@ export class FakeDocker implements DockerClient {
   readonly containers_: FakeContainer[] = [];
   /** Fails `start` of containers whose name matches, with Docker's words. */
   failStart: RegExp | undefined;
+  /** Images that are not here (and, with `pullError`, cannot be pulled). */
+  absent: RegExp | undefined;
+  pullError: string | undefined;
   /** Delays `create` of containers whose name matches by this many ms. */
   slowCreate: { match: RegExp; ms: number } | undefined;
   private next = 0;
@@ -69,7 +72,10 @@ export class FakeDocker implements DockerClient {
     },
     inspect: async (id: string): Promise<ContainerState> => {
       const c = this.find(id);
-      return { running: c.running, addresses: { [String(c.body.HostConfig?.NetworkMode)]: '10.0.0.2' }, published: { '15001/tcp': 40000 } };
+      // Each exposed port published on a host port of its own, as Docker picks them.
+      const published: Record<string, number> = { '15001/tcp': 40000 };
+      Object.keys(c.body.ExposedPorts ?? {}).forEach((port, i) => (published[port] ??= 41000 + i));
+      return { running: c.running, addresses: { [String(c.body.HostConfig?.NetworkMode)]: '10.0.0.2' }, published };
     },
     wait: (id: string): Promise<number | null> => new Promise((resolve) => {
       this.find(id).exit = (code) => resolve(code);
@@ -89,11 +95,14 @@ export class FakeDocker implements DockerClient {
   };
 
   images = {
-    exists: async (): Promise<boolean> => true,
+    exists: async (image: string): Promise<boolean> => !this.absent?.test(image),
     importTar: async (): Promise<void> => {},
     list: async (): Promise<Array<{ id: string; tags: string[] }>> => [],
     remove: async (): Promise<void> => {},
-    pull: async (): Promise<void> => {},
+    pull: async (image: string): Promise<void> => {
+      this.calls.push(`pull ${image}`);
+      if (this.pullError && this.absent?.test(image)) throw new Error(this.pullError);
+    },
     tag: async (): Promise<void> => {},
     push: async (): Promise<void> => {},
   };

@@ -203,3 +203,24 @@ test.serial('a live mesh forwards every span its collector takes to a real OTLP/
   t.is(again.traffic!.counts.unanswered, 0);
   t.true(again.traffic!.counts.answered > 80);
 });
+
+test.serial('--jaeger: once Jaeger runs beside the mesh, every span from then on reaches its OTLP/HTTP receiver', async (t) => {
+  const rx = await receiver();
+  t.teardown(() => rx.close());
+  const { MeshSession } = await import('../../src/mesh/session.js');
+  const { runtimeFactory } = await import('../../src/runtime/registry.js');
+  const session = new MeshSession(await loadText(scenario), { runtimeFactory: runtimeFactory('process'), seed: 4 });
+  // The Docker runtime's Jaeger, as it reports itself (test/runtime/jaeger checks that part on a Docker client).
+  session.runtime.startObservability = async () => ({ prometheus: undefined, grafana: undefined, jaeger: { ui: 'http://127.0.0.1:16686', otlp: rx.url }, notes: [] });
+  const collected: Span[] = [];
+  session.on('spans', (spans) => collected.push(...spans));
+  await session.start();
+  await session.startObservability(5, true);
+  session.beginTraffic(2500);
+  await sleep(2500);
+  await session.finish();
+  t.true(collected.length > 150, `${collected.length} spans`);
+  t.is(session.jaegerForward!.url, `${rx.url}/v1/traces`);
+  t.is(session.jaegerForward!.forwarder.counts.dropped, 0);
+  t.is(rx.spans.length, collected.length, 'Jaeger got every span the collector took');
+});

@@ -12,10 +12,10 @@ import { PACKAGE_ROOT } from '../../version.js';
 import { plural } from '../../words.js';
 import { findOnPath } from '../which.js';
 import {
-  InstanceStartError, RuntimeUnavailableError, type InstancePlan, type Observability, type Runtime, type RuntimeDefinition, type RuntimeHooks,
+  InstanceStartError, RuntimeUnavailableError, type InstancePlan, type Observability, type ObservabilityOptions, type Runtime, type RuntimeDefinition, type RuntimeHooks,
   type RuntimePreparation,
 } from '../runtime.js';
-import { APP_IN_IMAGE, GRAFANA_IMAGE, IMAGE_USER, NODE_IN_IMAGE, ensureNodeImage, ensurePrometheusImage, tryPull } from './images.js';
+import { APP_IN_IMAGE, GRAFANA_IMAGE, IMAGE_USER, JAEGER_IMAGE, NODE_IN_IMAGE, ensureImage, ensureNodeImage, ensurePrometheusImage, tryPull } from './images.js';
 import { removeRuns } from './cleanup.js';
 import { runLabels, type Role } from './labels.js';
 import { PodRuntime, type PodMember, type PodState } from '../pod.js';
@@ -209,7 +209,7 @@ export class DockerRuntime extends PodRuntime<Member> implements Runtime {
     return states.some(Boolean);
   }
 
-  async startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability> {
+  async startObservability(progress: (message: string) => void, options: ObservabilityOptions): Promise<Observability> {
     const notes: string[] = [];
     let prometheus: string | undefined;
     let grafana: string | undefined;
@@ -241,13 +241,10 @@ export class DockerRuntime extends PodRuntime<Member> implements Runtime {
         notes.push(`Prometheus did not start: ${dockerError(error)}`);
       }
     }
-    let haveGrafana = await this.docker.images.exists(GRAFANA_IMAGE);
-    if (!haveGrafana) {
-      progress(`pulling ${GRAFANA_IMAGE}`);
-      const pulled = await tryPull(this.docker, GRAFANA_IMAGE, 20_000);
-      haveGrafana = pulled.ok;
-      if (!pulled.ok) notes.push(`Grafana not started: cannot pull ${GRAFANA_IMAGE} (${pulled.reason}); its provisioning is in compose/grafana and its dashboards in dashboards/`);
-    }
+    const jaeger = options.jaeger ? await this.startJaeger(progress, notes) : undefined;
+    const grafanaImage = await ensureImage(this.docker, GRAFANA_IMAGE, progress);
+    const haveGrafana = grafanaImage.ok;
+    if (!grafanaImage.ok) notes.push(`Grafana not started: cannot pull ${GRAFANA_IMAGE} (${grafanaImage.reason}); its provisioning is in compose/grafana and its dashboards in dashboards/`);
     if (haveGrafana && prometheus) {
       try {
         const port = await this.startExtra({
@@ -261,27 +258,55 @@ export class DockerRuntime extends PodRuntime<Member> implements Runtime {
             Binds: [
               `${join(PACKAGE_ROOT, 'compose', 'grafana', 'provisioning')}:/etc/grafana/provisioning:ro`,
               `${join(PACKAGE_ROOT, 'dashboards')}:/var/lib/grafana/dashboards:ro`,
+              // Jaeger's data source only when Jaeger runs: a data source that cannot answer is a broken panel.
+              ...(jaeger ? [`${join(PACKAGE_ROOT, 'compose', 'grafana', 'jaeger-datasource.yml')}:/etc/grafana/provisioning/datasources/jaeger.yml:ro`] : []),
             ],
             PortBindings: { '3000/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }] },
           }, false),
           NetworkingConfig: { EndpointsConfig: { [this.networkName]: { Aliases: ['grafana'] } } },
         }, 3000);
         grafana = `http://127.0.0.1:${port}`;
-        progress(`Grafana ${grafana}, with mesh-sim's dashboards`);
+        progress(`Grafana ${grafana}, with mesh-sim's dashboards${jaeger ? ' and Jaeger as a data source' : ''}`);
       } catch (error) {
         notes.push(`Grafana did not start: ${dockerError(error)}`);
       }
     }
-    void options;
-    return { prometheus, grafana, notes };
+    return { prometheus, grafana, jaeger, notes };
+  }
+
+  /** Jaeger all-in-one on the mesh's network: its UI and its OTLP/HTTP receiver published on 127.0.0.1. */
+  private async startJaeger(progress: (message: string) => void, notes: string[]): Promise<Observability['jaeger']> {
+    const image = await ensureImage(this.docker, JAEGER_IMAGE, progress);
+    if (!image.ok) {
+      notes.push(`Jaeger not started: cannot pull ${JAEGER_IMAGE} (${image.reason}). Where a registry is reachable it is pulled by itself; ` +
+        `or \`docker save ${JAEGER_IMAGE}\` on a machine that has it and \`docker load\` here. Spans can also go to a Jaeger of your own with --otlp-endpoint`);
+      return undefined;
+    }
+    try {
+      const id = await this.createExtra(jaegerContainer(this.runId, this.networkName));
+      const state = await this.docker.containers.inspect(id);
+      const ui = `http://127.0.0.1:${state.published['16686/tcp'] ?? 0}`;
+      const otlp = `http://127.0.0.1:${state.published['4318/tcp'] ?? 0}`;
+      progress(`Jaeger ${ui} (${JAEGER_IMAGE}), receiving every span over OTLP/HTTP`);
+      return { ui, otlp };
+    } catch (error) {
+      notes.push(`Jaeger did not start: ${dockerError(error)}`);
+      return undefined;
+    }
   }
 
   /** Prometheus or Grafana: created, remembered for removal, started; the host port it publishes. */
   private async startExtra(body: ContainerCreateBody, port: number): Promise<number> {
+    const id = await this.createExtra(body);
+    return (await this.docker.containers.inspect(id)).published[`${port}/tcp`] ?? 0;
+  }
+
+  /** A container beside the mesh: created, remembered for removal, started. */
+  private async createExtra(body: ContainerCreateBody): Promise<string> {
     const id = await this.docker.containers.create(body);
     this.extras.push(id);
     await this.docker.containers.start(id);
-    return (await this.docker.containers.inspect(id)).published[`${port}/tcp`] ?? 0;
+    return id;
   }
 
   async stop(graceMs = 4000): Promise<void> {
@@ -296,6 +321,25 @@ export class DockerRuntime extends PodRuntime<Member> implements Runtime {
     // in progress) would otherwise outlive the run.
     await removeRuns(this.docker, { run: this.runId }).catch(() => {});
   }
+}
+
+/** Jaeger all-in-one as the mesh's tracing backend: data built before anything starts. */
+export function jaegerContainer(runId: string, network: string): ContainerCreateBody {
+  return {
+    name: `mesh-sim-${runId}-jaeger`,
+    Image: JAEGER_IMAGE,
+    Env: ['COLLECTOR_OTLP_ENABLED=true', 'SPAN_STORAGE_TYPE=memory', 'MEMORY_MAX_TRACES=50000'],
+    Labels: runLabels(runId, 'jaeger'),
+    ExposedPorts: { '16686/tcp': {}, '4318/tcp': {} },
+    HostConfig: hardened({
+      NetworkMode: network,
+      PortBindings: {
+        '16686/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+        '4318/tcp': [{ HostIp: '127.0.0.1', HostPort: '' }],
+      },
+    }, false),
+    NetworkingConfig: { EndpointsConfig: { [network]: { Aliases: ['jaeger'] } } },
+  };
 }
 
 /** What every container gets: no capabilities, no new privileges, a read-only root where it can. */

@@ -210,6 +210,14 @@ export async function tryPull(docker: DockerClient, image: string, timeoutMs: nu
 
 export const PROMETHEUS_IMAGE = 'prom/prometheus:v2.53.0';
 export const GRAFANA_IMAGE = 'grafana/grafana:10.4.2';
+export const JAEGER_IMAGE = 'jaegertracing/all-in-one:1.60';
+
+/** An image present here, or pulled; otherwise why not, in words for a note. */
+export async function ensureImage(docker: DockerClient, image: string, progress: (message: string) => void): Promise<{ ok: true } | { ok: false; reason: string }> {
+  if (await docker.images.exists(image)) return { ok: true };
+  progress(`pulling ${image}`);
+  return tryPull(docker, image, 20_000);
+}
 
 /**
  * A Prometheus image: present, pulled, or built from a prometheus binary installed here

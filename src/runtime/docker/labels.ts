@@ -8,7 +8,7 @@ export const RUN_LABEL = 'mesh-sim.run';
 export const OWNER_LABEL = 'mesh-sim.owner';
 export const ROLE_LABEL = 'mesh-sim.role';
 
-export type Role = 'app' | 'sidecar' | 'gateway' | 'prometheus' | 'grafana';
+export type Role = 'app' | 'sidecar' | 'gateway' | 'prometheus' | 'grafana' | 'jaeger';
 
 /** `host:pid` of the mesh-sim that made it: alive means the run is still going. */
 export function ownerLabel(): string {

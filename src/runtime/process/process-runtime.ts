@@ -8,7 +8,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import type { Address, InstancePlan, MeshEnvironment, Observability, Runtime, RuntimeDefinition, RuntimeHooks, RuntimeOptions, RuntimePreparation } from '../runtime.js';
+import type { Address, InstancePlan, MeshEnvironment, Observability, ObservabilityOptions, Runtime, RuntimeDefinition, RuntimeHooks, RuntimeOptions, RuntimePreparation } from '../runtime.js';
 import { freePorts } from './ports.js';
 import { LineSplitter } from '../lines.js';
 import { RunRecord, removeProcessRuns } from '../run-record.js';
@@ -212,7 +212,7 @@ export class ProcessRuntime extends PodRuntime<Member> implements Runtime, NodeL
     await this.record.setMembers(members, this.prometheus?.dir ? [this.prometheus.dir] : []);
   }
 
-  async startObservability(progress: (message: string) => void, options: { scrapeIntervalSeconds: number }): Promise<Observability> {
+  async startObservability(progress: (message: string) => void, options: ObservabilityOptions): Promise<Observability> {
     const binary = findOnPath('prometheus');
     const grafanaNote = 'Grafana runs with --runtime docker; its dashboards are in dashboards/ for a Grafana of your own';
     if (!binary) {

@@ -20,9 +20,9 @@ export function ServicesPane({ rows, sort, selected, width, height, entry, links
   /** How to call the mesh yourself: `curl -H 'Host: productpage' http://127.0.0.1:PORT/productpage`. */
   entry?: string | undefined;
   /** Prometheus and Grafana, when they run, and why not when they do not. */
-  links?: { prometheus: string | undefined; grafana: string | undefined; notes: string[] };
+  links?: { prometheus: string | undefined; grafana: string | undefined; jaeger?: string | undefined; notes: string[] };
 }) {
-  const linkText = [links?.prometheus ? `Prometheus ${links.prometheus}` : '', links?.grafana ? `Grafana ${links.grafana}` : ''].filter((l) => l !== '').join('   ');
+  const linkText = [links?.prometheus ? `Prometheus ${links.prometheus}` : '', links?.grafana ? `Grafana ${links.grafana}` : '', links?.jaeger ? `Jaeger ${links.jaeger}` : ''].filter((l) => l !== '').join('   ');
   const notes = links?.notes ?? [];
   const sorted = sortServices(rows, sort);
   const spark = width >= 100 ? 20 : width >= 90 ? 10 : 0;
@@ -62,7 +62,7 @@ export const servicesPane: Pane = {
   rows: ({ snapshot }) => snapshot.services.length,
   render: ({ snapshot, view, width, height }) => (
     <ServicesPane rows={snapshot.services} sort={view.sort} selected={view.selected.Services ?? 0} width={width} height={height} entry={snapshot.entry}
-      links={{ prometheus: snapshot.prometheus, grafana: snapshot.grafana, notes: snapshot.observabilityNotes }} />
+      links={{ prometheus: snapshot.prometheus, grafana: snapshot.grafana, jaeger: snapshot.jaeger, notes: snapshot.observabilityNotes }} />
   ),
   keys: [{ key: 's', help: 'sort by name, rps, errors, p99', act: () => ({ type: 'sort' }) }],
   enter: ({ snapshot, view }) => {
