@@ -53,6 +53,16 @@ test.serial('seeking a replay to an event shows the panes at that moment, and ba
   t.regex(await until(frame, /SERVICE +VERSIONS/), /SERVICE +VERSIONS/);
   t.true(player.mesh.stats.service('api', undefined, { fromMs: player.now - 2000, toMs: player.now }).errorRate > 0.5, 'the Services pane reads the failures');
 
+  // Every pane works on the recording as it did live.
+  ui.stdin.write('3');
+  t.regex(await until(frame, /of \d+ lines/), /of \d+ lines/, 'Logs');
+  ui.stdin.write('4');
+  t.regex(await until(frame, /GET web\/ +\d/), /GET web\/ +\d/, 'Traces');
+  ui.stdin.write('6');
+  t.regex(await until(frame, /Istio resources in force \(config v\d+\)/), /Istio resources in force/, 'Config');
+  ui.stdin.write('2');
+  t.regex(await until(frame, /^istio-ingressgateway$/m), /^istio-ingressgateway$/m, 'Graph');
+
   // N: back to the first event; the panes are rebuilt as they stood then.
   ui.stdin.write('N');
   ui.stdin.write('N');
