@@ -173,10 +173,11 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
       return EXIT.interrupted;
     }
     if (options.prometheus || jaeger) await session.startObservability(5, jaeger);
-    const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${f.path}`).join(', ');
+    const tcp = new Set(scenario.services.filter((svc) => svc.protocol === 'tcp').map((svc) => svc.name));
+    const flows = scenario.traffic.map((f) => `${f.id} ${f.rps} rps → ${f.to}${tcp.has(f.to) ? ' (tcp: a connection each)' : f.path}`).join(', ');
     output.err(`  traffic: ${flows || 'none (the scenario has no traffic)'}`);
     const ingress = session.instances.get('istio-ingressgateway')?.started?.ingress;
-    const entry = scenario.traffic[0] ?? { to: scenario.services[0]!.name, path: '/' };
+    const entry = scenario.traffic.find((f) => !tcp.has(f.to)) ?? { to: scenario.services[0]!.name, path: '/' };
     if (ingress) output.err(`  ingress: curl -H 'Host: ${entry.to}' http://${ingress.host}:${ingress.port}${entry.path}`);
     session.beginTraffic(durationMs);
     let timer: NodeJS.Timeout | undefined;

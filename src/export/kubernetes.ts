@@ -50,6 +50,10 @@ export function exportKubernetes(scenario: Scenario, states: ReadonlyMap<number,
   if (unsupported.length > 0) {
     throw new ExportError(`${unsupported.join(', ')} run${unsupported.length === 1 ? 's' : ''} a \`command\`, which only this machine can run: give ${unsupported.length === 1 ? 'it' : 'them'} an \`image\` to take the scenario to a cluster`);
   }
+  const tcpFlows = scenario.traffic.filter((f) => scenario.services.find((svc) => svc.name === f.to)?.protocol === 'tcp').map((f) => f.id);
+  if (tcpFlows.length > 0) {
+    throw new ExportError(`traffic ${tcpFlows.join(', ')} goes to a tcp service, which a cluster's traffic Job cannot reach yet (it would need a Gateway with a TCP server and a tcp route bound to it); its services and Istio resources export once those flows are left out`);
+  }
   const ns = options.namespace;
   files.set('00-namespace.yaml', kubectlYaml({
     apiVersion: 'v1', kind: 'Namespace',
@@ -114,13 +118,14 @@ function servicePort(scenario: Scenario, service: string): number {
 function serviceManifests(scenario: Scenario, name: string, options: ExportOptions): Manifest[] {
   const ns = options.namespace;
   const port = servicePort(scenario, name);
+  const protocol = scenario.services.find((svc) => svc.name === name)?.protocol ?? 'http';
   const out: Manifest[] = [
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(serviceAccountOf(name), ns, { app: name }) },
     {
       apiVersion: 'v1', kind: 'Service',
       metadata: metadata(name, ns, { app: name, service: name }),
-      // Istio needs the port named for its protocol (or appProtocol set) to treat it as HTTP.
-      spec: { selector: { app: name }, ports: [{ name: 'http', port, targetPort: port, appProtocol: 'http' }] },
+      // Istio needs the port named for its protocol (or appProtocol set) to treat it as HTTP or TCP.
+      spec: { selector: { app: name }, ports: [{ name: protocol, port, targetPort: port, appProtocol: protocol }] },
     },
   ];
   out.push(...deployments(scenario, name, options));
@@ -147,7 +152,7 @@ function deployment(spec: PodSpec, replicas: number, options: ExportOptions): Ma
     ...(c.program.kind === 'workload' ? { command: [NODE_IN_IMAGE, `${APP_IN_IMAGE}/dist/src/workload/main.js`] } : {}),
     ...(c.program.kind === 'workload' ? { workingDir: APP_IN_IMAGE } : {}),
     env: Object.entries(c.env).map(([k, value]) => ({ name: k, value })),
-    ports: [{ name: 'http', containerPort: spec.ports.app }],
+    ports: [{ name: plan.protocol, containerPort: spec.ports.app }],
     ...(c.program.kind === 'workload' ? {
       securityContext: {
         runAsNonRoot: true, runAsUser: 1000, runAsGroup: 1000, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false,

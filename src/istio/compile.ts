@@ -10,7 +10,7 @@ import type { Path } from '../scenario/problems.js';
 import { formatDuration } from '../scenario/units.js';
 import {
   DEFAULT_OUTLIER_DETECTION, UNLIMITED, defaultConnectionPool, defaultRetryPolicy, defaultTrafficPolicy, emptyMeshConfig, labelsSelect,
-  type ConnectionPoolSettings, type DestinationPolicy, type HeaderOperations, type HttpRoute, type LoadBalancerKind, type MeshConfig,
+  type ConnectionPoolSettings, type DestinationPolicy, type HeaderOperations, type HttpRoute, type TcpRoute, type LoadBalancerKind, type MeshConfig,
   type MirrorPolicy, type OutlierDetectionSettings, type RequestMatch, type RetryPolicy, type RouteDestination, type Subset,
   type TrafficPolicy, type VirtualHost,
 } from '../policy/config.js';
@@ -19,7 +19,7 @@ import { retryDecision } from '../policy/retry.js';
 import { describeResource, NAMESPACE, type IstioResource } from './resources.js';
 import { compileAuthorizationPolicies, compilePeerAuthentications } from './compile-security.js';
 import type {
-  RawConnectionPool, RawDestinationRule, RawHeaders, RawHttpMatch, RawHttpRoute, RawOutlierDetection, RawTrafficPolicy, RawVirtualService,
+  RawConnectionPool, RawDestinationRule, RawHeaders, RawHttpMatch, RawHttpRoute, RawTcpRoute, RawDestination, RawOutlierDetection, RawTrafficPolicy, RawVirtualService,
 } from './schema.js';
 
 const FQDN_SUFFIXES = [`.${NAMESPACE}.svc.cluster.local`, `.${NAMESPACE}.svc`, `.${NAMESPACE}`];
@@ -133,9 +133,20 @@ export function compileResources(resources: readonly IstioResource[], services: 
 function compileVirtualService(resource: IstioResource, spec: RawVirtualService, host: string, index: ServiceIndex, config: MeshConfig): VirtualHost {
   const routes: HttpRoute[] = [];
   const http = spec.http ?? [];
-  if (http.length === 0) {
+  const tcp = index.byName.get(host)?.protocol === 'tcp';
+  if (http.length === 0 && !tcp) {
     resource.report.warn(['spec', 'hosts'], `no \`http\` routes: requests to ${host} match nothing and answer 404 NR`);
   }
+  if (spec.tcp && !tcp) resource.report.warn(['spec', 'tcp'], `${host} speaks HTTP: its \`tcp\` routes apply to no connection (declare it \`protocol: tcp\` to route it as TCP)`);
+  if (http.length > 0 && tcp) resource.report.warn(['spec', 'http'], `${host} is a tcp service: its \`http\` routes apply to no request`);
+  const tcpRoutes = (spec.tcp ?? []).map((raw, i): TcpRoute => {
+    const path: Path = ['spec', 'tcp', i];
+    return {
+      ref: { origin: resource.origin, rule: `tcp[${i}]`, where: resource.report.where(path) },
+      ports: (raw.match ?? []).flatMap((m) => (m.port === undefined ? [] : [m.port])),
+      destinations: compileDestinations(resource, raw, path, index, config),
+    };
+  });
   http.forEach((raw, i) => {
     const path: Path = ['spec', 'http', i];
     const route = compileRoute(resource, raw, path, index, config);
@@ -145,7 +156,7 @@ function compileVirtualService(resource: IstioResource, spec: RawVirtualService,
     }
     routes.push(route);
   });
-  return { host, origin: resource.origin, routes };
+  return { host, origin: resource.origin, routes, ...(tcpRoutes.length > 0 ? { tcpRoutes } : {}) };
 }
 
 function compileRoute(resource: IstioResource, raw: RawHttpRoute, path: Path, index: ServiceIndex, config: MeshConfig): HttpRoute {
@@ -247,8 +258,8 @@ function compileMatch(raw: RawHttpMatch, resource: IstioResource, path: Path): R
   return match;
 }
 
-function compileDestinations(resource: IstioResource, raw: RawHttpRoute, path: Path, index: ServiceIndex, config: MeshConfig): RouteDestination[] {
-  const list = raw.route ?? [];
+function compileDestinations(resource: IstioResource, raw: Pick<RawHttpRoute, 'route'> | RawTcpRoute, path: Path, index: ServiceIndex, config: MeshConfig): RouteDestination[] {
+  const list: Array<{ destination: RawDestination; weight?: number | undefined; headers?: RawHeaders | undefined }> = raw.route ?? [];
   const out: RouteDestination[] = [];
   list.forEach((d, j) => {
     const at: Path = [...path, 'route', j, 'destination'];

@@ -233,12 +233,28 @@ const httpRoute = strict({
 });
 export type RawHttpRoute = z.output<typeof httpRoute>;
 
+const l4Match = strict({
+  port: integer(1, 65535, 'a port').optional(),
+  gateways: gateways.optional(),
+  destinationSubnets: cannotHonour('a mesh-sim service has no subnet of its own; match by `port`').optional(),
+  sourceSubnet: cannotHonour('a mesh-sim pod has no subnet of its own; match by `port`').optional(),
+  sourceLabels: cannotHonour('not simulated for TCP routes yet; match by `port`').optional(),
+  sourceNamespace: cannotHonour('every mesh-sim workload is in one namespace; match by `port`').optional(),
+});
+
+/** Envoy's tcp_proxy: the first route whose match fits the connection, with weighted destinations. */
+const tcpRoute = strict({
+  match: z.array(l4Match).optional(),
+  route: z.array(strict({ destination, weight: integer(0, 1_000_000, 'a weight').optional() })).min(1, 'a tcp route needs at least one destination'),
+});
+export type RawTcpRoute = z.output<typeof tcpRoute>;
+
 export const virtualServiceSpec = strict({
   hosts: nonEmpty('hosts', text('a host', 300)),
   gateways: gateways.optional(),
   http: z.array(httpRoute).optional(),
   tls: cannotHonour('mesh-sim routes HTTP: TLS routes (SNI passthrough) are not simulated').optional(),
-  tcp: cannotHonour('TCP routes are not simulated yet; route HTTP with `http`').optional(),
+  tcp: z.array(tcpRoute).optional(),
   exportTo: stringList.optional(),
 });
 export type RawVirtualService = z.output<typeof virtualServiceSpec>;

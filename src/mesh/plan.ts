@@ -22,6 +22,7 @@ export function planInstances(scenario: Pick<Scenario, 'services'>): InstancePla
           image: version.image,
           servicePort: service.port ?? DEFAULT_PORT,
           sidecar: service.sidecar,
+          protocol: service.protocol,
         });
       }
     }
@@ -41,6 +42,7 @@ export function gatewayPlan(): InstancePlan {
     image: undefined,
     servicePort: 80,
     sidecar: true,
+    protocol: 'http',
   };
 }
 

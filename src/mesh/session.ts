@@ -16,7 +16,7 @@ import { WindowBook, type CheckWindow } from '../telemetry/windows.js';
 import { TraceStore } from '../telemetry/traces.js';
 import { judge, type CheckResult } from '../telemetry/judge.js';
 import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
-import type { Span } from '../telemetry/span.js';
+import { isConnectionRecord, type Span } from '../telemetry/span.js';
 import { TrafficGenerator, type TrafficCounts } from '../traffic/generator.js';
 import {
   InstanceStartError, type ExitInfo, type InstancePlan, type MeshEnvironment, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
@@ -124,6 +124,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private readonly plans: InstancePlan[];
   /** Each service's port, as the traffic addresses it (a live edit may add services). */
   private readonly ports: Record<string, number> = {};
+  /** The services that speak TCP (their flows open connections). */
+  private readonly tcpServices = new Set<string>();
   /** What a pod started later (by a live edit) is given. */
   private environment: MeshEnvironment | undefined;
   /** Live edits, one after another. */
@@ -310,8 +312,10 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       this.attribution.add(span);
     }
     if (this.listenerCount('spans') > 0) this.emit('spans', spans);
-    this.options.forward?.add(spans);
-    this.jaegerForward?.forwarder.add(spans);
+    // Connection records are counts, not traces: no collector elsewhere gets them.
+    const traced = spans.some(isConnectionRecord) ? spans.filter((s) => !isConnectionRecord(s)) : spans;
+    this.options.forward?.add(traced);
+    this.jaegerForward?.forwarder.add(traced);
   }
 
   private onLog(line: LogLine): void {
@@ -335,7 +339,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   beginTraffic(durationMs?: number): void {
     const gateway = this.instances.get(this.gateway.id)?.started?.ingress;
     if (!gateway) throw new Error('the ingress gateway has no address');
-    Object.assign(this.ports, servicePorts(this.scenario));
+    this.noteServices(this.scenario);
     this.traffic = new TrafficGenerator(gateway, this.seed, this.ports, undefined, {
       answered: (r) => {
         this.attribution.answered(r.flow.id, r.n);
@@ -344,7 +348,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
         this.flowStats.add(r.flow.id, now, segment, r.status, r.latencyMs, r.degraded);
         this.options.tap?.answered(r.flow.id, now, segment, r.status, r.latencyMs, r.degraded);
       },
-    });
+    }, this.tcpServices);
     this.trafficStartedAt = Date.now();
     this.options.tap?.traffic(this.trafficStartedAt, undefined);
     this.timeline = new TimelineRunner(this.loaded.scenario.timeline, (event) => this.runEvent(event));
@@ -458,6 +462,13 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.traffic?.setFlows(target.traffic, now);
     this.windows.open(this.traffic?.boundary(now) ?? new Map(), this.timeline?.elapsed() ?? elapsed);
     return changes;
+  }
+
+  /** Ports and protocols as the traffic addresses services. */
+  private noteServices(scenario: Scenario): void {
+    Object.assign(this.ports, servicePorts(scenario));
+    this.tcpServices.clear();
+    for (const service of scenario.services) if (service.protocol === 'tcp') this.tcpServices.add(service.name);
   }
 
   private addInstance(plan: InstancePlan): void {

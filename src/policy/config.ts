@@ -154,11 +154,19 @@ export interface HttpRoute {
   directResponse: { status: number; body: string | undefined } | undefined;
 }
 
-/** The routes for one host: its VirtualService's http[], or the default route. */
+/** One of a VirtualService's tcp[]: connections to one of `ports` (any, when empty) go to a weighted destination. */
+export interface TcpRoute {
+  ref: RuleRef;
+  ports: number[];
+  destinations: RouteDestination[];
+}
+
+/** The routes for one host: its VirtualService's http[] (or the default route), and its tcp[]. */
 export interface VirtualHost {
   host: string;
   origin: Origin | undefined;
   routes: HttpRoute[];
+  tcpRoutes?: TcpRoute[];
 }
 
 export interface ConnectionPoolSettings {

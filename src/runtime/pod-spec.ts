@@ -75,6 +75,7 @@ export function podSpec(plan: InstancePlan, env: MeshEnvironment, placement: Pla
     namespace: NAMESPACE,
     workload: plan.workload,
     servicePort: plan.servicePort,
+    ...(plan.protocol === 'tcp' ? { protocol: 'tcp' as const } : {}),
     mode: plan.kind === 'gateway' ? 'gateway' : plan.sidecar ? 'sidecar' : 'none',
     listen: {
       host: placement.listenHost,
@@ -107,6 +108,7 @@ export function clusterPodSpec(plan: InstancePlan, initial: WorkloadSnapshot): P
       service: plan.service,
       version: plan.version,
       listen: { host: '0.0.0.0', port: ports.app },
+      ...(plan.protocol === 'tcp' ? { protocol: 'tcp' as const } : {}),
       proxy: undefined,
       controlUrl: undefined,
       controlSecret: '',
@@ -153,6 +155,7 @@ function appContainer(plan: InstancePlan, env: MeshEnvironment, ports: PodPorts)
         service: plan.service,
         version: plan.version,
         listen: { host: '127.0.0.1', port: ports.app },
+        ...(plan.protocol === 'tcp' ? { protocol: 'tcp' as const } : {}),
         proxy,
         controlUrl: env.controlUrl,
         controlSecret: env.controlSecret,

@@ -60,6 +60,10 @@ export function buildScenario(
   const refs = new References(names, known, report);
 
   checkCalls(calls, refs, report);
+  const tcp = new Set(services.filter((svc) => svc.protocol === 'tcp').map((svc) => svc.name));
+  for (const call of calls) {
+    if (tcp.has(call.to)) report.error(call.path, `${call.to} is a tcp service: an HTTP call cannot reach it (send it a traffic flow, which opens TCP connections)`);
+  }
   const shorthand = parsed.mesh ? buildShorthand(parsed.mesh, refs, services, report) : [];
   const istio = [...shorthand, ...state.resources];
   checkOneForm(shorthand, state.resources, services);
@@ -185,13 +189,27 @@ function buildServices(entries: Array<[string, RawService | undefined]>, report:
       const count = v.calls.reduce((n, step) => n + (step.kind === 'call' ? 1 : step.calls.length), 0);
       if (count > LIMITS.callsPerRequest) report.error([...path, 'calls'], `${count} calls; a service makes at most ${LIMITS.callsPerRequest} per request`);
     }
-    out.push({ name, port: raw.port, sidecar: raw.sidecar ?? true, versions, where: report.where(path) });
+    const protocol = raw.protocol ?? 'http';
+    if (protocol === 'tcp') checkTcpService(raw, path, report);
+    out.push({ name, port: raw.port, sidecar: raw.sidecar ?? true, protocol, versions, where: report.where(path) });
   }
   const instances = out.reduce((n, s) => n + s.versions.reduce((m, v) => m + v.replicas, 0), 0);
   if (instances > LIMITS.instances) {
     report.error(['services'], `${instances} instances in all (services × versions × replicas); one machine runs at most ${LIMITS.instances}`, true);
   }
   return { services: out, calls };
+}
+
+/** A TCP echo service answers each line it reads after its latency: HTTP behaviour means nothing to it. */
+function checkTcpService(raw: RawService, path: Path, report: Reporter): void {
+  if (raw.sidecar === false) report.error([...path, 'sidecar'], 'a tcp service outside the mesh is not simulated yet: give it a sidecar, or make it http');
+  const http = ['calls', 'errorRate', 'errorStatus', 'responseSize'] as const;
+  const where = [raw, ...Object.values(raw.versions ?? {})];
+  for (const field of http) {
+    if (where.some((v) => v?.[field] !== undefined)) {
+      report.error([...path, field], `a tcp service is an echo service: it answers each line it reads after its latency, so \`${field}\` has no meaning for it (remove it, or make the service http)`);
+    }
+  }
 }
 
 function toCall(raw: RawCall): Call {

@@ -76,8 +76,8 @@ const versionSchemaStrict = strict(optionalFields(behaviourFields));
 
 const protocol = leaf<'http' | 'tcp'>((v) => {
   if (v === 'http') return { ok: v };
-  if (v === 'tcp') return { error: 'mesh-sim cannot honour protocol tcp yet: its services and sidecars speak HTTP only (istio_tcp_* and TCP proxying are not simulated)' };
-  return { error: `a protocol is http (the default), not ${describe(v)}` };
+  if (v === 'tcp') return { ok: v };
+  return { error: `a protocol is http (the default) or tcp (an echo service), not ${describe(v)}` };
 });
 
 const serviceSchemaStrict = strict({

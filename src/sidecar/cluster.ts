@@ -5,7 +5,8 @@
 
 import http from 'node:http';
 import https from 'node:https';
-import type { Socket } from 'node:net';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import type { Endpoint } from '../control/protocol.js';
 import { NAMESPACE, serviceFqdn } from '../control/protocol.js';
 import type { MeshConfig, Subset, TrafficPolicy } from '../policy/config.js';
@@ -18,6 +19,9 @@ import { OutlierDetector, type OutlierEvent } from '../policy/outlier.js';
 export function clusterName(service: string, port: number, subset: string | undefined): string {
   return `outbound|${port}|${subset ?? ''}|${serviceFqdn(service)}`;
 }
+
+/** The ALPN Istio's sidecars offer on TCP connections whose first bytes carry the caller's metadata. */
+export const PEER_EXCHANGE_ALPN = 'istio-peer-exchange';
 
 export function hostKey(endpoint: Endpoint): string {
   return `${endpoint.host}:${endpoint.port}`;
@@ -59,6 +63,13 @@ export interface Transport {
   protocol: 'http:' | 'https:';
   agent: http.Agent;
   mtls: boolean;
+}
+
+/** A TCP connection under way to an endpoint: `ready` is the event that says it is open. */
+export interface TcpUpstream {
+  socket: Socket;
+  mtls: boolean;
+  ready: 'connect' | 'secureConnect';
 }
 
 /** What a cluster needs of its sidecar to speak mutual TLS: its certificate, and the mesh's PeerAuthentications. */
@@ -216,6 +227,18 @@ export class Cluster {
       this.tlsGeneration = tls.generation;
     }
     return { protocol: 'https:', agent: this.tlsAgent, mtls: true };
+  }
+
+  /**
+   * A TCP connection to `endpoint` for Envoy's tcp_proxy: mutual TLS when automatic mTLS
+   * says so (with Istio's ALPN for the in-band peer metadata exchange), else plaintext.
+   */
+  connectTcp(endpoint: Endpoint): TcpUpstream {
+    const tlsMaterial = this.security.tls();
+    if (!tlsMaterial || !this.mutualTlsTo(endpoint)) return { socket: net.connect(endpoint.port, endpoint.host), mtls: false, ready: 'connect' };
+    const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
+    const socket = tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsMaterial.clientOptions(this.service, NAMESPACE, sni), ALPNProtocols: [PEER_EXCHANGE_ALPN] });
+    return { socket, mtls: true, ready: 'secureConnect' };
   }
 
   /** Automatic mTLS's decision for an endpoint, made once per version and pod kind until the next push. */

@@ -2,10 +2,11 @@
 // ClientHello goes to mutual TLS (the client must present a certificate the mesh's root
 // signed), anything else is plaintext. What is accepted follows the workload's
 // PeerAuthentication: STRICT resets plaintext connections, DISABLE has no TLS to offer
-// (a TLS client is reset), PERMISSIVE takes both. Accepted connections go on to the
-// HTTP server; its requests see `socket.encrypted` and the client's certificate.
+// (a TLS client is reset), PERMISSIVE takes both. Accepted connections go on to whoever
+// serves the pod: the HTTP server (its requests see `socket.encrypted` and the client's
+// certificate), or a tcp service's proxy.
 
-import type http from 'node:http';
+import { PEER_EXCHANGE_ALPN } from './cluster.js';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { MtlsMode } from '../policy/security.js';
@@ -40,7 +41,10 @@ export interface InboundListener {
   closeAll(): void;
 }
 
-export function inboundListener(server: http.Server, transport: InboundTransport, counters: InboundCounters): InboundListener {
+/** Hands an accepted connection (a TLS socket as its handshake begins, or plaintext) to what serves the pod. */
+export type Accept = (socket: net.Socket) => void;
+
+export function inboundListener(accept: Accept, transport: InboundTransport, counters: InboundCounters): InboundListener {
   const waiting = new Set<net.Socket>();
   const accepted = { plaintext: new Set<net.Socket>(), tls: new Set<net.Socket>() };
   const keep = (set: Set<net.Socket>, socket: net.Socket) => {
@@ -64,7 +68,11 @@ export function inboundListener(server: http.Server, transport: InboundTransport
           socket.resetAndDestroy();
           return;
         }
-        const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true });
+        const secure = new tls.TLSSocket(socket, {
+          isServer: true, secureContext: context, requestCert: true, rejectUnauthorized: true,
+          // Istio's sidecars agree to exchange peer metadata in-band on TCP connections that ask.
+          ALPNProtocols: [PEER_EXCHANGE_ALPN, 'http/1.1'],
+        });
         let established = false;
         secure.once('secure', () => (established = true));
         secure.on('error', () => {
@@ -72,7 +80,7 @@ export function inboundListener(server: http.Server, transport: InboundTransport
           secure.destroy();
         });
         keep(accepted.tls, secure);
-        server.emit('connection', secure);
+        accept(secure);
         return;
       }
       if (mode === 'STRICT') {
@@ -81,7 +89,7 @@ export function inboundListener(server: http.Server, transport: InboundTransport
         return;
       }
       keep(accepted.plaintext, socket);
-      server.emit('connection', socket);
+      accept(socket);
       socket.resume();
     });
   });

@@ -23,6 +23,9 @@ import { SIDECAR_SDK } from '../telemetry/span.js';
 import { SidecarTls } from './mtls.js';
 import { inboundListener, type InboundCounters } from './inbound-listener.js';
 import { Passthrough } from './passthrough.js';
+import { TcpProxy } from './tcp-proxy.js';
+import { listenOn } from '../listen.js';
+import { TcpInbound } from './tcp-inbound.js';
 import { mtlsModeFor } from '../policy/security.js';
 import { podLabelsOf } from '../identity/labels.js';
 
@@ -39,14 +42,8 @@ function listen(server: http.Server, port: number, host: string): Promise<void> 
   return listenNet(server, port, host);
 }
 
-function listenNet(server: net.Server, port: number, host: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+async function listenNet(server: net.Server, port: number, host: string): Promise<void> {
+  await listenOn(server, port, host);
 }
 
 /** Resolves once something accepts TCP connections at host:port. */
@@ -81,6 +78,8 @@ export class Sidecar {
   private readonly clusters: ClusterSet;
   private readonly outbound: Outbound;
   private readonly inbound: Inbound | undefined;
+  private readonly tcpProxy: TcpProxy;
+  private readonly tcpInbound: TcpInbound | undefined;
   private readonly stopSweeping: () => void;
   private readonly waiting = { stopped: false };
   private reconcileInbound: () => void = () => {};
@@ -109,6 +108,8 @@ export class Sidecar {
     this.clusters = new ClusterSet(() => this.snapshot, (cluster, event) => this.onOutlier(cluster, event), () => this.ctx.tls);
     this.outbound = new Outbound(this.ctx, this.clusters);
     this.inbound = boot.mode === 'sidecar' ? new Inbound(this.ctx) : undefined;
+    this.tcpProxy = new TcpProxy(this.ctx, this.clusters);
+    this.tcpInbound = boot.mode === 'sidecar' && boot.protocol === 'tcp' ? new TcpInbound(this.ctx) : undefined;
     this.passthrough = boot.mode === 'none' ? new Passthrough(() => this.snapshot, boot.app) : undefined;
     this.stopSweeping = host.everyQuarterSecond(() => this.clusters.sweep(nowMs()));
   }
@@ -123,6 +124,8 @@ export class Sidecar {
     const outbound = http.createServer(passthrough
       ? (req, res) => passthrough.outbound(req, res)
       : (req, res) => void this.outbound.handle(req, res));
+    // A CONNECT names a TCP destination: Envoy's tcp_proxy. Nothing in a pod outside the mesh makes one.
+    outbound.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => (passthrough ? socket.destroy() : this.tcpProxy.connect(req, socket, head)));
     this.servers.push(admin, outbound);
     await listen(admin, at.admin, at.host);
     await listen(outbound, at.outbound, at.outboundHost ?? at.host);
@@ -132,7 +135,8 @@ export class Sidecar {
         : (req, res) => this.inbound!.handle(req, res));
       configure(inbound);
       const labels = podLabelsOf(this.boot.service, this.boot.version);
-      const listener = inboundListener(inbound, {
+      const tcp = !passthrough && this.tcpInbound;
+      const listener = inboundListener(tcp ? (socket) => tcp.accept(socket) : (socket) => inbound.emit('connection', socket), {
         // A pod outside the mesh has no TLS to offer; a sidecar follows its PeerAuthentication.
         mode: () => (passthrough ? 'DISABLE' : mtlsModeFor(this.snapshot?.config.peerAuthentications ?? [], { namespace: this.boot.namespace, labels }, this.boot.servicePort)),
         context: () => this.ctx.tls?.serverContext(),
@@ -221,6 +225,8 @@ export class Sidecar {
     this.closeInbound();
     this.outbound.close();
     this.inbound?.close();
+    this.tcpProxy.close();
+    this.tcpInbound?.close();
     this.passthrough?.close();
     this.ctx.tls?.stop();
   }

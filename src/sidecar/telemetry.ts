@@ -8,11 +8,14 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import { encodeResourceSpans, type Resource, type ResourceSpans } from '../telemetry/otlp.js';
 import { SIDECAR_SDK, type Span } from '../telemetry/span.js';
 import { RequestMetrics } from './request-metrics.js';
+import { TcpMetrics } from './tcp-metrics.js';
 
 export class IstioMetrics {
   readonly registry = new Registry();
   /** istio_requests_total and the three histograms, aggregated off prom-client's per-call path. */
   readonly requests: RequestMetrics;
+  /** istio_tcp_*: connections a tcp service's sidecars proxied. */
+  readonly tcp: TcpMetrics;
   readonly ejectionsActive: Gauge<string>;
   readonly ejectionsEnforced: Counter<string>;
   readonly overflow: Counter<string>;
@@ -22,6 +25,7 @@ export class IstioMetrics {
   constructor() {
     const registers = [this.registry];
     this.requests = new RequestMetrics(this.registry);
+    this.tcp = new TcpMetrics(this.registry);
     const cluster = ['cluster_name'];
     this.ejectionsActive = new Gauge({ name: 'envoy_cluster_outlier_detection_ejections_active', help: 'Hosts ejected now.', labelNames: cluster, registers });
     this.ejectionsEnforced = new Counter({ name: 'envoy_cluster_outlier_detection_ejections_enforced_total', help: 'Ejections done.', labelNames: cluster, registers });

@@ -65,7 +65,17 @@ export const ATTR = {
   mtls: 'mesh_sim.mtls',
   /** How the connection was secured: `mutual_tls` or `none` (Istio's connection_security_policy). */
   connectionSecurity: 'istio.connection_security_policy',
+  /**
+   * A TCP connection a sidecar proxied, reported for the counts (as Kiali reads istio_tcp_*),
+   * not a trace: Envoy traces no TCP, so these never reach the traces or a forwarded collector.
+   */
+  tcp: 'mesh_sim.tcp_connection',
 } as const;
+
+/** A connection record (ATTR.tcp): counted, never traced. */
+export function isConnectionRecord(span: Span): boolean {
+  return span.attributes[ATTR.tcp] === true;
+}
 
 export function attrString(span: Span, key: string): string | undefined {
   const v = span.attributes[key];

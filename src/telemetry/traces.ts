@@ -2,7 +2,7 @@
 // span's parent is present, with depth counted in services. Recent traces are kept for
 // the UI (bounded); older ones are folded into counters for the summary.
 
-import { ATTR, attrString, isErrorStatus, statusOf, type Span } from './span.js';
+import { ATTR, attrString, isConnectionRecord, isErrorStatus, statusOf, type Span } from './span.js';
 
 export interface TraceShape {
   traceId: string;
@@ -108,6 +108,7 @@ export class TraceStore {
   ) {}
 
   add(span: Span, nowMs: number): void {
+    if (isConnectionRecord(span)) return;
     let trace = this.open.get(span.traceId);
     if (!trace) {
       const late = this.settledSpans.get(span.traceId);

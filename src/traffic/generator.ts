@@ -10,6 +10,7 @@ import type { TrafficFlow } from '../scenario/model.js';
 import { DEGRADED_HEADER, HEADER } from '../control/protocol.js';
 import { gapMs, requestKey } from './arrivals.js';
 import type { Address } from '../runtime/runtime.js';
+import { tcpExchange } from './tcp-exchange.js';
 
 export interface TrafficCounts {
   sent: number;
@@ -79,11 +80,13 @@ export class TrafficGenerator {
   readonly counts: TrafficCounts = { sent: 0, answered: 0, unanswered: 0, failed: 0, skipped: 0, statuses: {} };
 
   constructor(
-    target: Address,
+    private readonly target: Address,
     private readonly seed: number,
     private readonly ports: Record<string, number>,
     private readonly maxInFlight = 4000,
     private readonly listener: TrafficListener = {},
+    /** Services that speak TCP: their flows open a connection each (src/traffic/tcp-exchange.ts). */
+    private readonly tcp: ReadonlySet<string> = new Set(),
   ) {
     this.pool = new Pool(`http://${target.host}:${target.port}`, {
       connections: 512,
@@ -196,22 +199,25 @@ export class TrafficGenerator {
     const settle = (status: number, degraded = false) => {
       this.listener.answered?.({ flow, n, sentAt, status, latencyMs: performance.now() - sentAt, degraded });
     };
-    this.pool
-      .request({
-        path: flow.path,
-        method: flow.method as 'GET',
-        headers: {
-          ...flow.headers,
-          host: `${flow.to}:${this.ports[flow.to] ?? 8080}`,
-          [HEADER.requestKey]: requestKey(flow.id, n),
-          'user-agent': 'mesh-sim-traffic',
-        },
-      })
-      .then(async ({ statusCode, headers, body }) => {
-        await body.dump();
+    const key = requestKey(flow.id, n);
+    const authority = `${flow.to}:${this.ports[flow.to] ?? 8080}`;
+    const answer: Promise<{ status: number; degraded: boolean }> = this.tcp.has(flow.to)
+      ? tcpExchange(this.target, authority, key).then((status) => ({ status, degraded: false }))
+      : this.pool
+        .request({
+          path: flow.path,
+          method: flow.method as 'GET',
+          headers: { ...flow.headers, host: authority, [HEADER.requestKey]: key, 'user-agent': 'mesh-sim-traffic' },
+        })
+        .then(async ({ statusCode, headers, body }) => {
+          await body.dump();
+          return { status: statusCode, degraded: headers[DEGRADED_HEADER] !== undefined };
+        });
+    answer
+      .then(({ status, degraded }) => {
         this.counts.answered++;
-        this.counts.statuses[statusCode] = (this.counts.statuses[statusCode] ?? 0) + 1;
-        settle(statusCode, headers[DEGRADED_HEADER] !== undefined);
+        this.counts.statuses[status] = (this.counts.statuses[status] ?? 0) + 1;
+        settle(status, degraded);
       })
       .catch(() => {
         if (this.running || this.drained) {

@@ -10,6 +10,8 @@ export interface WorkloadBoot {
   service: string;
   version: string;
   listen: { host: string; port: number };
+  /** tcp: an echo server (each line answered, after the latency, as `VERSION line`). */
+  protocol?: 'http' | 'tcp';
   /**
    * Its sidecar's outbound listener, where calls go (what HTTP_PROXY names); undefined
    * on a cluster, where calls go to the service's name and Istio's Envoy intercepts them.

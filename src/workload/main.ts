@@ -3,11 +3,12 @@
 
 import { readWorkloadBoot } from './boot.js';
 import { Workload } from './server.js';
+import { TcpEcho } from './tcp-echo.js';
 import { subscribe } from '../control/client.js';
 import type { WorkloadSnapshot } from '../control/protocol.js';
 
 const boot = readWorkloadBoot(process.env);
-const workload = new Workload(boot);
+const workload = boot.protocol === 'tcp' ? new TcpEcho(boot) : new Workload(boot);
 const port = await workload.listen();
 process.stdout.write(`${boot.instance}: ${boot.service} ${boot.version} listening on ${boot.listen.host}:${port}\n`);
 

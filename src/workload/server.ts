@@ -10,6 +10,7 @@ import type { WorkloadSnapshot } from '../control/protocol.js';
 import { DEGRADED_HEADER, HEADER } from '../control/protocol.js';
 import { attemptKey, planRequest, type PlannedCall, type PlannedStep } from './plan.js';
 import type { WorkloadBoot } from './boot.js';
+import { listenOn } from '../listen.js';
 
 /** Headers that belong to one hop and are not copied onto calls. */
 const HOP_HEADERS = new Set([
@@ -55,13 +56,7 @@ export class Workload {
   }
 
   listen(): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.boot.listen.port, this.boot.listen.host, () => {
-        const address = this.server.address();
-        resolve(typeof address === 'object' && address ? address.port : this.boot.listen.port);
-      });
-    });
+    return listenOn(this.server, this.boot.listen.port, this.boot.listen.host);
   }
 
   close(): void {

@@ -45,10 +45,26 @@ test('every shipped scenario exports, and every object validates against the Kub
   const files = await shipped();
   t.true(files.length >= 10);
   for (const file of files) {
+    // A flow to a tcp service cannot leave this machine yet: refused with the reason, before anything is written.
+    if (file.endsWith('tcp-traffic-shifting.yaml')) {
+      await t.throwsAsync(exported(file), { message: /traffic nc goes to a tcp service, which a cluster's traffic Job cannot reach yet/ });
+      continue;
+    }
     const objects = allObjects(await exported(file));
     t.true(objects.length > 0, file);
     for (const object of objects) t.notThrows(() => validateObject(object), `${file}: ${object.kind} ${object.metadata?.name}`);
   }
+});
+
+test('a tcp service exports with its port named tcp, so Istio proxies it as TCP', async (t) => {
+  const file = join(PACKAGE_ROOT, 'scenarios/istio/tcp-traffic-shifting.yaml');
+  const { scenario, states } = await loadScenarioFile(file);
+  const objects = allObjects(exportKubernetes({ ...scenario, traffic: [] }, states, { image: 'mesh-sim:test', namespace: 'default', seed: 7, durationMs: 10_000, file }));
+  const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === 'tcp-echo')!;
+  t.deepEqual(service.spec.ports, [{ name: 'tcp', port: 9000, targetPort: 9000, appProtocol: 'tcp' }]);
+  for (const object of objects) t.notThrows(() => validateObject(object), `${object.kind} ${object.metadata?.name}`);
+  const vs = objects.find((o) => o.kind === 'VirtualService' && o.metadata.name === 'tcp-echo')!;
+  t.is(vs.spec.tcp[0].route[0].destination.subset, 'v1', 'the tcp route, unchanged');
 });
 
 test('the schemas are really checked: a malformed Deployment or VirtualService is refused', (t) => {

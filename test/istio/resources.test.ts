@@ -230,13 +230,56 @@ test('a field mesh-sim cannot honour is an error that says why; one that changes
   `;
   const found = errors(text);
   t.true(found.some((e) => /spec\.gateways: gateway `bookinfo-gateway`: mesh-sim has no Gateway resources/.test(e)), found.join('\n'));
-  t.true(found.some((e) => /spec\.tcp: mesh-sim cannot honour this field: TCP routes are not simulated yet/.test(e)));
   t.true(found.some((e) => /fault\.abort\.grpcStatus: mesh-sim cannot honour this field/.test(e)));
   t.true(found.some((e) => /loadBalancer\.consistentHash: mesh-sim cannot honour this field/.test(e)));
   t.true(found.some((e) => /istio\[2\]\.kind: mesh-sim does not take kind Gateway: mesh-sim's traffic enters through its own ingress gateway/.test(e)));
   const warned = warnings(text);
   t.true(warned.some((w) => /retryRemoteLocalities: warning: a mesh-sim mesh has one locality/.test(w)), warned.join('\n'));
   t.true(warned.some((w) => /tcpKeepalive: warning: keepalive probes/.test(w)));
+});
+
+test('a tcp service: an echo service reached by flows, routed by tcp routes; HTTP behaviour and HTTP calls to it are refused at their lines', (t) => {
+  const tcp = yaml`
+    name: t
+    services:
+      web: {calls: [echo]}
+      echo:
+        protocol: tcp
+        errorRate: 0.1
+        versions: {v1: {}, v2: {calls: [web]}}
+      legacy: {protocol: tcp, sidecar: false}
+    istio:
+      - apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: echo}
+        spec:
+          hosts: [echo]
+          http: [{route: [{destination: {host: echo}}]}]
+          tcp:
+            - match: [{port: 8080, destinationSubnets: [10.0.0.0/8]}]
+              route: [{destination: {host: echo, subset: v1}, weight: 100}]
+      - apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: web}
+        spec:
+          hosts: [web]
+          tcp: [{route: [{destination: {host: web}}]}]
+    traffic:
+      - {to: echo, rps: 5}
+  `;
+  const found = errors(tcp);
+  t.true(found.some((e) => /^test\.yaml:3:\d+: services\.web\.calls\[0\]: echo is a tcp service: an HTTP call cannot reach it/.test(e)), found.join('\n'));
+  t.true(found.some((e) => /services\.echo\.errorRate: a tcp service is an echo service/.test(e)));
+  t.true(found.some((e) => /services\.echo\.calls: a tcp service is an echo service/.test(e)));
+  t.true(found.some((e) => /services\.legacy\.sidecar: a tcp service outside the mesh is not simulated yet/.test(e)));
+  t.true(found.some((e) => /spec\.tcp\[0\]\.match\[0\]\.destinationSubnets: mesh-sim cannot honour this field/.test(e)));
+  const fixed = tcp.replace('web: {calls: [echo]}', 'web: {}').replace(/^ *errorRate: 0\.1\n/m, '').replace('{v1: {}, v2: {calls: [web]}}', '{v1: {}, v2: {}}')
+    .replace(', destinationSubnets: [10.0.0.0/8]', '').replace('legacy: {protocol: tcp, sidecar: false}', 'legacy: {}');
+  t.deepEqual(errors(fixed), []);
+  t.true(warnings(fixed).some((w) => /spec\.http: warning: echo is a tcp service: its `http` routes apply to no request/.test(w)), warnings(fixed).join('\n'));
+  t.true(warnings(fixed).some((w) => /spec\.tcp: warning: web speaks HTTP: its `tcp` routes apply to no connection/.test(w)));
+  const config = load(fixed).scenario.config;
+  t.deepEqual(config.virtualHosts.echo!.tcpRoutes!.map((r) => ({ ports: r.ports, to: r.destinations.map((d) => `${d.host}/${d.subset}:${d.weight}`) })), [{ ports: [8080], to: ['echo/v1:100'] }]);
 });
 
 test("references are checked as istioctl analyze would: undefined subsets, subsets with no pod, two VirtualServices for one host", (t) => {

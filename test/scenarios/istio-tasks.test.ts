@@ -24,6 +24,16 @@ test.serial('traffic shifting: half of reviews to v3, then all', async (t) => {
   t.true(summary.services.reviews!.versions.v3! > summary.services.reviews!.versions.v1!);
 });
 
+test.serial('TCP traffic shifting: every connection to tcp-echo v1, then 20 % to v2, counted as connections', async (t) => {
+  const { summary } = await runShipped(t, 'istio/tcp-traffic-shifting');
+  const { v1, v2 } = summary.services['tcp-echo']!.versions;
+  t.true(v1! > 250 && v2! > 20, `v1 ${v1}, v2 ${v2}`);
+  t.is(summary.flows.nc!.errors, 0);
+  t.deepEqual(Object.keys(summary.flows.nc!.statuses), ['200'], 'every echo came back');
+  t.deepEqual(summary.edges.map((e) => `${e.source} → ${e.destination}`), ['istio-ingressgateway → tcp-echo']);
+  t.is(summary.traces.count, 0, 'Envoy traces no TCP: connections are counted, not traced');
+});
+
 test.serial('request timeouts: a 0.5 s route timeout gives a 1 s page, because productpage tries twice', async (t) => {
   const { summary, access } = await runShipped(t, 'istio/request-timeouts');
   const timeouts = access.filter((e) => e.reporter === 'source' && e.workload === 'productpage-v1' && e.destination_service === 'reviews' && e.response_flags === 'UT');

@@ -14,6 +14,7 @@ import { Sidecar } from '../../sidecar/sidecar.js';
 import { everyQuarterSecond, type SidecarHost } from '../../sidecar/host.js';
 import { OtlpHttpExporter, SpanBatcher } from '../../sidecar/telemetry.js';
 import { Workload } from '../../workload/server.js';
+import { TcpEcho } from '../../workload/tcp-echo.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
 import type { Subscription } from '../../control/client.js';
 import { readBootEnv } from '../boot-env.js';
@@ -77,7 +78,7 @@ async function start(pod: string, container: 'app' | 'sidecar', program: 'sideca
     return;
   }
   const workloadBoot = JSON.parse(env[WORKLOAD_ENV]!) as WorkloadBoot;
-  const workload = new Workload(workloadBoot);
+  const workload = workloadBoot.protocol === 'tcp' ? new TcpEcho(workloadBoot) : new Workload(workloadBoot);
   const h: Hosted = {
     pod, container, launch,
     stop: async () => {
