@@ -11,6 +11,7 @@ import { DEGRADED_HEADER, HEADER } from '../control/protocol.js';
 import { attemptKey, planRequest, type PlannedCall, type PlannedStep } from './plan.js';
 import type { WorkloadBoot } from './boot.js';
 import { listenOn } from '../listen.js';
+import { WorkTimer } from './work-timer.js';
 
 /** Headers that belong to one hop and are not copied onto calls. */
 const HOP_HEADERS = new Set([
@@ -42,6 +43,7 @@ export class Workload {
   private snapshot: WorkloadSnapshot;
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   private direct = 0;
+  private readonly timer = new WorkTimer();
   readonly server: http.Server;
 
   constructor(private readonly boot: WorkloadBoot) {
@@ -66,6 +68,7 @@ export class Workload {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const arrived = this.timer.now();
     req.resume();
     if (req.url === '/healthz') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
@@ -75,7 +78,7 @@ export class Workload {
     const key = headerValue(req.headers, HEADER.requestKey) ?? `direct.${this.direct++}`;
     const attempt = Number(headerValue(req.headers, HEADER.attempt) ?? '1') || 1;
     const plan = planRequest(behaviour, seed, attemptKey(key, attempt));
-    if (plan.latencyMs >= 1) await sleep(plan.latencyMs);
+    if (plan.latencyMs > 0) await this.timer.until(arrived + plan.latencyMs);
     if (plan.fails) {
       this.answer(res, behaviour.errorStatus, `{"error":"${this.boot.service} ${this.boot.version} failed this request by itself (errorRate ${behaviour.errorRate})"}`);
       return;
@@ -173,8 +176,4 @@ export class Workload {
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

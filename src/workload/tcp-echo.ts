@@ -8,6 +8,7 @@ import type { WorkloadSnapshot } from '../control/protocol.js';
 import { sampleLatency } from '../policy/latency.js';
 import { unit } from '../policy/decide.js';
 import type { WorkloadBoot } from './boot.js';
+import { WorkTimer } from './work-timer.js';
 import { listenOn } from '../listen.js';
 
 /** A line longer than this is answered as far as it goes: a client cannot grow our buffer without bound. */
@@ -17,6 +18,7 @@ export class TcpEcho {
   private snapshot: WorkloadSnapshot;
   readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly timer = new WorkTimer();
 
   constructor(private readonly boot: WorkloadBoot) {
     this.snapshot = boot.initial;
@@ -45,16 +47,17 @@ export class TcpEcho {
         const end = newline >= 0 ? newline : MAX_LINE;
         const line = pending.slice(0, end).replace(/\r$/, '');
         pending = pending.slice(newline >= 0 ? end + 1 : end);
-        queue = queue.then(() => this.answer(socket, line));
+        const arrived = this.timer.now();
+        queue = queue.then(() => this.answer(socket, line, arrived));
       }
     });
     socket.on('end', () => void queue.then(() => socket.end()));
   }
 
-  private async answer(socket: net.Socket, line: string): Promise<void> {
+  private async answer(socket: net.Socket, line: string, arrived: number): Promise<void> {
     const { behaviour, seed } = this.snapshot;
     const ms = sampleLatency(behaviour.latency, unit(seed, 'latency', line, 'a'), unit(seed, 'latency', line, 'b'));
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+    if (ms > 0) await this.timer.until(arrived + ms);
     if (!socket.destroyed && socket.writable) socket.write(`${this.boot.version} ${line}\n`);
   }
 

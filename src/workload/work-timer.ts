@@ -1,0 +1,40 @@
+// Waiting out a service's own work time as the scenario means it: counted on a monotonic
+// clock from the request's arrival (time the event loop took to reach the request is
+// part of it, not added to it), and corrected for timer lateness: Node's timers fire a
+// little after their time, so each wait is cut short by how late recent timers fired
+// (an average, bounded), and a 10 ms service reads 10 ms, not 11.
+
+/** The most a wait is cut short by: lateness past this is load, not timer granularity. */
+const MAX_CORRECTION_MS = 2;
+/** Weight of the newest observation in the average. */
+const ALPHA = 0.1;
+
+export interface TimerHost {
+  now(): number;
+  schedule(fn: () => void, ms: number): void;
+}
+
+const realTimers: TimerHost = { now: () => performance.now(), schedule: (fn, ms) => void setTimeout(fn, ms) };
+
+export class WorkTimer {
+  /** How late timers have been firing lately, on average (ms). */
+  lateness = 0;
+
+  constructor(private readonly host: TimerHost = realTimers) {}
+
+  now(): number {
+    return this.host.now();
+  }
+
+  /** Resolves at `deadline` (this timer's clock), as near as timers allow; at once if it has passed. */
+  until(deadline: number): Promise<void> {
+    const wait = deadline - this.host.now() - Math.min(MAX_CORRECTION_MS, this.lateness);
+    if (wait < 0.5) return Promise.resolve();
+    const asked = this.host.now() + wait;
+    return new Promise((resolve) => this.host.schedule(() => {
+      const late = Math.max(0, this.host.now() - asked);
+      this.lateness += ALPHA * (late - this.lateness);
+      resolve();
+    }, wait));
+  }
+}
