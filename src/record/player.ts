@@ -74,11 +74,17 @@ export class Player {
     this.seek(this.now + ms);
   }
 
-  /** To the next timeline event (just as it fires), or the previous one. */
+  /**
+   * To the next timeline event, or the previous one: just after it fired, its
+   * narration included (said a moment after the event began, on a busy machine).
+   */
   toEvent(direction: 1 | -1): void {
-    const times = this.recording.entries.filter((e) => e.k === 'event').map((e) => e.t);
-    const t = direction > 0 ? times.find((x) => x > this.now) : [...times].reverse().find((x) => x < this.now - 500);
-    this.seek(t ?? (direction > 0 ? this.recording.toMs : this.recording.fromMs));
+    const entries = this.recording.entries;
+    const events = entries.flatMap((e, i) => (e.k === 'event' ? [{ t: e.t, i, index: e.index }] : []));
+    const event = direction > 0 ? events.find((e) => e.t > this.now) : [...events].reverse().find((e) => e.t < this.now - 500);
+    if (!event) return this.seek(direction > 0 ? this.recording.toMs : this.recording.fromMs);
+    const said = entries.slice(event.i, event.i + 10_000).find((e) => e.k === 'say' && e.index === event.index && e.t - event.t < 2000);
+    this.seek(said?.t ?? event.t);
   }
 
   togglePause(): void {
