@@ -34,7 +34,7 @@ export function handleCertificate(
     try {
       const { csr } = JSON.parse(body.toString('utf8')) as { csr?: unknown };
       if (typeof csr !== 'string') return sendJson(res, 400, { error: 'expected {"csr": "-----BEGIN CERTIFICATE REQUEST-----..."}' });
-      const issued = await (await ca()).sign(csr, workloadSpiffeId(identity.service, NAMESPACE));
+      const issued = await (await ca()).sign(csr, workloadSpiffeId(identity.service, NAMESPACE, identity.serviceAccount));
       sendJson(res, 200, issued);
     } catch (error) {
       const known = error instanceof CertificateRequestError || error instanceof SyntaxError;

@@ -10,6 +10,8 @@ export interface InstanceIdentity {
   instance: string;
   service: string;
   version: string;
+  /** The service account its pods run as (what its certificate may name). */
+  serviceAccount?: string;
   /** Where callers reach its sidecar's inbound listener. */
   host: string;
   port: number;
@@ -160,7 +162,7 @@ export class ControlPlane extends EventEmitter {
     const services: Record<string, ServiceEntry> = {};
     const meshed = new Map<string, boolean>();
     for (const spec of this.scenario.services) {
-      services[spec.name] = { name: spec.name, port: spec.port ?? DEFAULT_PORT, endpoints: [] };
+      services[spec.name] = { name: spec.name, port: spec.port ?? DEFAULT_PORT, serviceAccount: spec.serviceAccount, endpoints: [] };
       meshed.set(spec.name, spec.sidecar);
     }
     for (const instance of this.ready) {

@@ -19,6 +19,8 @@ export interface ServiceEntry {
   name: string;
   /** The service's port in the mesh: what callers write in the authority. */
   port: number;
+  /** The account its pods run as: the SPIFFE ID a caller checks they present. */
+  serviceAccount?: string;
   endpoints: Endpoint[];
 }
 

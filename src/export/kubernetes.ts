@@ -118,9 +118,11 @@ function servicePort(scenario: Scenario, service: string): number {
 function serviceManifests(scenario: Scenario, name: string, options: ExportOptions): Manifest[] {
   const ns = options.namespace;
   const port = servicePort(scenario, name);
-  const protocol = scenario.services.find((svc) => svc.name === name)?.protocol ?? 'http';
+  const spec = scenario.services.find((svc) => svc.name === name);
+  const protocol = spec?.protocol ?? 'http';
+  const account = spec?.serviceAccount ?? serviceAccountOf(name);
   const out: Manifest[] = [
-    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(serviceAccountOf(name), ns, { app: name }) },
+    { apiVersion: 'v1', kind: 'ServiceAccount', metadata: metadata(account, ns, { account }) },
     {
       apiVersion: 'v1', kind: 'Service',
       metadata: metadata(name, ns, { app: name, service: name }),

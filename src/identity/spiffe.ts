@@ -14,14 +14,14 @@ export function spiffeId(namespace: string, serviceAccount: string): string {
   return `${SCHEME}${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-/** The service account a pod of `service` runs as: the service's own name; the gateway's as Istio installs it. */
+/** The service account a pod of `service` runs as unless its scenario names one: the service's own name; the gateway's as Istio installs it. */
 export function serviceAccountOf(service: string): string {
   return service === GATEWAY.name ? GATEWAY_SERVICE_ACCOUNT : service;
 }
 
-/** The SPIFFE ID of a pod of `service` (the gateway's lives in istio-system). */
-export function workloadSpiffeId(service: string, namespace: string): string {
-  return spiffeId(service === GATEWAY.name ? GATEWAY.namespace : namespace, serviceAccountOf(service));
+/** The SPIFFE ID of a pod of `service` running as `account` (its default: serviceAccountOf); the gateway's lives in istio-system. */
+export function workloadSpiffeId(service: string, namespace: string, account?: string): string {
+  return spiffeId(service === GATEWAY.name ? GATEWAY.namespace : namespace, account ?? serviceAccountOf(service));
 }
 
 /** `cluster.local/ns/default/sa/reviews`: what AuthorizationPolicy's `principals` match. */

@@ -5,6 +5,7 @@ import type { Scenario } from '../scenario/model.js';
 import type { InstancePlan } from '../runtime/runtime.js';
 import { DEFAULT_PORT } from '../control/plane.js';
 import { GATEWAY } from '../control/protocol.js';
+import { GATEWAY_SERVICE_ACCOUNT } from '../identity/spiffe.js';
 
 export function planInstances(scenario: Pick<Scenario, 'services'>): InstancePlan[] {
   const plans: InstancePlan[] = [];
@@ -23,6 +24,7 @@ export function planInstances(scenario: Pick<Scenario, 'services'>): InstancePla
           servicePort: service.port ?? DEFAULT_PORT,
           sidecar: service.sidecar,
           protocol: service.protocol,
+          serviceAccount: service.serviceAccount,
         });
       }
     }
@@ -43,6 +45,7 @@ export function gatewayPlan(): InstancePlan {
     servicePort: 80,
     sidecar: true,
     protocol: 'http',
+    serviceAccount: GATEWAY_SERVICE_ACCOUNT,
   };
 }
 

@@ -201,7 +201,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       this.settleTimer = setInterval(() => this.settle(false), 500);
       const all = [...this.plans, this.gateway];
       for (const plan of all) {
-        this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, host: '', port: 0 });
+        this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, serviceAccount: plan.serviceAccount, host: '', port: 0 });
         this.plane.register(this.identities.get(plan.id)!);
       }
       this.emit('progress', `starting ${all.length} instances (${this.plans.length} services' pods and the ingress gateway) on the ${this.runtime.name} runtime`);
@@ -474,7 +474,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private addInstance(plan: InstancePlan): void {
     this.plans.push(plan);
     this.instances.set(plan.id, { plan, state: 'starting', started: undefined, generation: (this.instances.get(plan.id)?.generation ?? 0) + 1, since: Date.now() });
-    this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, host: '', port: 0 });
+    this.identities.set(plan.id, { instance: plan.id, service: plan.service, version: plan.version, serviceAccount: plan.serviceAccount, host: '', port: 0 });
     this.plane.register(this.identities.get(plan.id)!);
     this.emit('instance', this.instances.get(plan.id)!);
   }

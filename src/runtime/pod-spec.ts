@@ -6,7 +6,6 @@
 
 import { NAMESPACE } from '../control/protocol.js';
 import { podLabelsOf } from '../identity/labels.js';
-import { serviceAccountOf } from '../identity/spiffe.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../workload/boot.js';
 import type { InstancePlan, MeshEnvironment } from './runtime.js';
@@ -75,6 +74,7 @@ export function podSpec(plan: InstancePlan, env: MeshEnvironment, placement: Pla
     namespace: NAMESPACE,
     workload: plan.workload,
     servicePort: plan.servicePort,
+    serviceAccount: plan.serviceAccount,
     ...(plan.protocol === 'tcp' ? { protocol: 'tcp' as const } : {}),
     mode: plan.kind === 'gateway' ? 'gateway' : plan.sidecar ? 'sidecar' : 'none',
     listen: {
@@ -132,7 +132,7 @@ function pod(plan: InstancePlan, containers: ContainerSpec[], ports: PodPorts, r
   return {
     plan,
     labels: podLabels(plan),
-    serviceAccount: serviceAccountOf(plan.service),
+    serviceAccount: plan.serviceAccount,
     containers,
     ports,
     readiness: { container: 'sidecar', port: readinessPort, path: '/healthz/ready' },

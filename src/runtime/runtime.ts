@@ -21,6 +21,8 @@ export interface InstancePlan {
   image: string | undefined;
   /** The service's port in the mesh (what callers write in the authority). */
   servicePort: number;
+  /** The Kubernetes service account the pod runs as: its SPIFFE identity. */
+  serviceAccount: string;
   /** tcp: the app is an echo server and its sidecar proxies TCP (Envoy's tcp_proxy). */
   protocol: 'http' | 'tcp';
   /** false: a pod outside the mesh; a plain pass-through stands in for its sidecar. */

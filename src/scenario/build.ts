@@ -191,7 +191,7 @@ function buildServices(entries: Array<[string, RawService | undefined]>, report:
     }
     const protocol = raw.protocol ?? 'http';
     if (protocol === 'tcp') checkTcpService(raw, path, report);
-    out.push({ name, port: raw.port, sidecar: raw.sidecar ?? true, protocol, versions, where: report.where(path) });
+    out.push({ name, port: raw.port, sidecar: raw.sidecar ?? true, protocol, serviceAccount: raw.serviceAccount ?? name, versions, where: report.where(path) });
   }
   const instances = out.reduce((n, s) => n + s.versions.reduce((m, v) => m + v.replicas, 0), 0);
   if (instances > LIMITS.instances) {

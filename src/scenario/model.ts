@@ -52,6 +52,8 @@ export interface ServiceSpec {
   port: number | undefined;
   /** false: a workload outside the mesh (no sidecar: plaintext, no identity, no telemetry of its own). */
   sidecar: boolean;
+  /** The Kubernetes service account its pods run as: their SPIFFE identity (default: the service's name). */
+  serviceAccount: string;
   /** tcp: an echo service, reached by traffic flows over TCP and proxied as Envoy's tcp_proxy does. */
   protocol: 'http' | 'tcp';
   versions: VersionSpec[];

@@ -80,11 +80,18 @@ const protocol = leaf<'http' | 'tcp'>((v) => {
   return { error: `a protocol is http (the default) or tcp (an echo service), not ${describe(v)}` };
 });
 
+/** A Kubernetes name (RFC 1123 subdomain): what `serviceAccountName` takes. */
+const serviceAccountName = leaf<string>((v) => {
+  if (typeof v === 'string' && v.length <= 253 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(v)) return { ok: v };
+  return { error: `a service account is a Kubernetes name (lowercase letters, digits, '-' and '.'), not ${describe(v)}` };
+});
+
 const serviceSchemaStrict = strict({
   port: integer(1, 65535, 'a port').optional(),
   ...optionalFields(behaviourFields),
   sidecar: flag.optional(),
   protocol: protocol.optional(),
+  serviceAccount: serviceAccountName.optional(),
   versions: namedMap('version name', orEmpty(versionSchemaStrict)).optional(),
 });
 

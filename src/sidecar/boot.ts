@@ -20,6 +20,8 @@ export interface SidecarBoot {
   workload: string;
   /** The service's port in the mesh (what callers write in the authority). */
   servicePort: number;
+  /** The service account the pod runs as: the identity its certificate names. */
+  serviceAccount?: string;
   /** tcp: the inbound side proxies connections to the app as they are, with no HTTP in between. */
   protocol?: 'http' | 'tcp';
   mode: SidecarMode;

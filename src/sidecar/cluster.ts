@@ -102,6 +102,8 @@ export class Cluster {
     policy: TrafficPolicy,
     private readonly onOutlier: (cluster: Cluster, event: OutlierEvent) => void,
     private readonly security: MeshSecurity = { tls: () => undefined, config: () => undefined },
+    /** The account the service's pods run as: the SPIFFE ID they must present. */
+    private readonly serviceAccount?: string,
   ) {
     this.port = port;
     this.name = clusterName(service, port, subset?.name);
@@ -221,7 +223,7 @@ export class Cluster {
       this.tlsAgent?.destroy();
       // Istio's SNI for a cluster: outbound_.PORT_.SUBSET_.FQDN.
       const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
-      this.tlsAgent = limited(new https.Agent({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, sni) }));
+      this.tlsAgent = limited(new https.Agent({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount) }));
       this.tlsAgent.maxRequestsPerConnection = this.policy.connectionPool.maxRequestsPerConnection;
       this.tlsAgent.idleTimeoutMs = this.policy.connectionPool.idleTimeoutMs;
       this.tlsGeneration = tls.generation;
@@ -237,7 +239,7 @@ export class Cluster {
     const tlsMaterial = this.security.tls();
     if (!tlsMaterial || !this.mutualTlsTo(endpoint)) return { socket: net.connect(endpoint.port, endpoint.host), mtls: false, ready: 'connect' };
     const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
-    const socket = tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsMaterial.clientOptions(this.service, NAMESPACE, sni), ALPNProtocols: [PEER_EXCHANGE_ALPN] });
+    const socket = tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsMaterial.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount), ALPNProtocols: [PEER_EXCHANGE_ALPN] });
     return { socket, mtls: true, ready: 'secureConnect' };
   }
 

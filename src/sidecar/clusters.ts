@@ -35,7 +35,7 @@ export class ClusterSet {
     const subset = subsetName === undefined ? undefined : destination.subsets[subsetName];
     if (subsetName !== undefined && !subset) return { missing: 'subset' };
     const policy = clusterPolicy(snap.config, service, subsetName);
-    const cluster = new Cluster(service, subset, entry.port, policy, this.onOutlier, this.security);
+    const cluster = new Cluster(service, subset, entry.port, policy, this.onOutlier, this.security, entry.serviceAccount);
     cluster.update(this.endpointsOf(entry.endpoints, service, subset?.labels), policy, nowMs());
     this.clusters.set(key, cluster);
     return { cluster };

@@ -40,7 +40,7 @@ export class SidecarTls {
 
   /** Asks the control plane for this pod's certificate; `fetch` is how (tests give their own). */
   static async obtain(boot: SidecarBoot, fetch?: (spiffe: string) => Promise<WorkloadCertificate>): Promise<SidecarTls> {
-    const spiffe = workloadSpiffeId(boot.service, boot.namespace);
+    const spiffe = workloadSpiffeId(boot.service, boot.namespace, boot.serviceAccount);
     const get = fetch ? () => fetch(spiffe) : () => requestCertificate(boot.controlUrl, boot.controlSecret, boot.instance, spiffe);
     return new SidecarTls(await get(), get);
   }
@@ -58,9 +58,9 @@ export class SidecarTls {
     return this.context;
   }
 
-  /** For upstream connections to pods of `service`, whose SPIFFE ID the server must present; `sni` as Istio sets it. */
-  clientOptions(service: string, namespace: string, sni: string): ClientTlsOptions {
-    const expected = workloadSpiffeId(service, namespace);
+  /** For upstream connections to pods of `service` running as `account`, whose SPIFFE ID the server must present; `sni` as Istio sets it. */
+  clientOptions(service: string, namespace: string, sni: string, account?: string): ClientTlsOptions {
+    const expected = workloadSpiffeId(service, namespace, account);
     return {
       key: this.material.key,
       cert: this.material.certificate,

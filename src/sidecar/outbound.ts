@@ -175,7 +175,7 @@ export class Outbound implements FilterCallbacks {
       destinationService: service,
       // The handshake checked the server's SPIFFE ID against the service's: that is the destination principal.
       security: last?.mtls
-        ? { mtls: true, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace) }
+        ? { mtls: true, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace, this.ctx.snapshot()?.services[service]?.serviceAccount) }
         : PLAINTEXT,
     });
   }

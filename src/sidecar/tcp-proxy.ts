@@ -133,7 +133,7 @@ export class TcpProxy {
       destinationService: service,
       flags: '-',
       // The source side reports `unknown`; the principals are the SPIFFE IDs mTLS proved.
-      security: mtls ? { mtls, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace) } : { mtls, sourcePrincipal: undefined, destinationPrincipal: undefined },
+      security: mtls ? { mtls, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace, this.ctx.snapshot()?.services[service]?.serviceAccount) } : { mtls, sourcePrincipal: undefined, destinationPrincipal: undefined },
     };
     let connected = false;
     socket.once(upstream.ready, () => {

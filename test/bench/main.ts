@@ -48,7 +48,7 @@ function load<T>(args: LoadArgs): Promise<T> {
 }
 
 const benchService = (name: string): Scenario['services'][number] => ({
-  name, sidecar: true, protocol: 'http', port: 8080, where: 'bench:1',
+  name, sidecar: true, protocol: 'http', serviceAccount: name, port: 8080, where: 'bench:1',
   versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: 0 }, errorRate: 0, errorStatus: 500, responseSize: 128, calls: [], image: undefined, command: undefined, where: 'bench:1' }],
 });
 

@@ -11,7 +11,7 @@ import type { SidecarSnapshot, WorkloadSnapshot } from '../../src/control/protoc
 // count per sidecar, and a flush holds the acknowledgement back until it is done.
 
 const service = (name: string, latencyMs: number): Scenario['services'][number] => ({
-  name, port: 9080, sidecar: true, protocol: 'http', where: 't:1',
+  name, port: 9080, sidecar: true, protocol: 'http', serviceAccount: name, where: 't:1',
   versions: [{ name: 'v1', replicas: 1, latency: { kind: 'constant', ms: latencyMs }, errorRate: 0, errorStatus: 500, responseSize: 10, calls: [], image: undefined, command: undefined, where: 't:1' }],
 });
 

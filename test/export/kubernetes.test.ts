@@ -192,6 +192,10 @@ test('security policies export as Istio takes them: mesh-wide ones stay in istio
   const a = await loadScenarioFile(authz);
   const out = await exportKubernetes(a.scenario, a.states, { image: 'mesh-sim:test', namespace: 'shop', seed: 7, durationMs: 60_000, file: authz });
   const viewers = [...out].filter(([path]) => path.startsWith('timeline/')).flatMap(([, text]) => documents(text)).filter((d) => d.metadata.name === 'details-viewer');
-  t.deepEqual(viewers[0]!.spec.rules[0].from[0].source.principals, ['cluster.local/ns/shop/sa/productpage']);
+  t.deepEqual(viewers[0]!.spec.rules[0].from[0].source.principals, ['cluster.local/ns/shop/sa/bookinfo-productpage']);
+  // Each pod runs as its Bookinfo account, which the export creates.
+  const objects = allObjects(out);
+  t.is(objects.find((d) => d.kind === 'Deployment' && d.metadata.name === 'productpage-v1')!.spec.template.spec.serviceAccountName, 'bookinfo-productpage');
+  t.truthy(objects.find((d) => d.kind === 'ServiceAccount' && d.metadata.name === 'bookinfo-reviews'));
   for (const object of [...allObjects(files), ...allObjects(out)]) t.notThrows(() => validateObject(object), `${object.kind} ${object.metadata?.name}`);
 });

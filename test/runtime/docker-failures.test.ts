@@ -7,7 +7,7 @@ import { FakeDocker } from '../helpers/fake-docker.js';
 // (bounded), so what they create is removed too, and nothing starts after a stop.
 
 const plan = (service: string): InstancePlan => ({
-  id: `${service}-v1-0`, service, version: 'v1', replica: 0, workload: `${service}-v1`, kind: 'sample', command: undefined, image: undefined, servicePort: 9080, sidecar: true, protocol: 'http',
+  id: `${service}-v1-0`, service, version: 'v1', replica: 0, workload: `${service}-v1`, kind: 'sample', command: undefined, image: undefined, servicePort: 9080, sidecar: true, protocol: 'http', serviceAccount: service,
 });
 const env: MeshEnvironment = { controlUrl: 'http://x:1', controlSecret: 's', initialWorkload: () => ({}) as never };
 const hooks = { onLog: () => {}, onExit: () => {} };

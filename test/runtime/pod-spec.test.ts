@@ -11,7 +11,7 @@ import { gatewayPlan } from '../../src/mesh/plan.js';
 
 const plan = (kind: InstancePlan['kind'], extra: Partial<InstancePlan> = {}): InstancePlan => ({
   id: 'reviews-v2-0', service: 'reviews', version: 'v2', replica: 0, workload: 'reviews-v2', kind,
-  command: kind === 'command' ? 'node app.js' : undefined, image: kind === 'image' ? 'me/reviews:1' : undefined, servicePort: 9080, sidecar: true, protocol: 'http', ...extra,
+  command: kind === 'command' ? 'node app.js' : undefined, image: kind === 'image' ? 'me/reviews:1' : undefined, servicePort: 9080, sidecar: true, protocol: 'http', serviceAccount: 'reviews', ...extra,
 });
 const env: MeshEnvironment = {
   controlUrl: 'http://host.docker.internal:4000',

@@ -20,7 +20,7 @@ test('a misspelt key is reported at the key, with the key it meant', (t) => {
     services:
       a:
         latncy: 5ms
-  `), ['test.yaml:4:5: services.a.latncy: unknown key `latncy` (did you mean `latency`?); expected one of: port, replicas, latency, errorRate, errorStatus, responseSize, calls, image, command, sidecar, protocol, versions']);
+  `), ['test.yaml:4:5: services.a.latncy: unknown key `latncy` (did you mean `latency`?); expected one of: port, replicas, latency, errorRate, errorStatus, responseSize, calls, image, command, sidecar, protocol, serviceAccount, versions']);
 });
 
 test('a misspelt top-level key is reported with the section it meant', (t) => {
@@ -55,7 +55,7 @@ test('a misspelt key does not hide a wrong name beside it', (t) => {
       details: {}
   `), [
     'test.yaml:4:13: services.a.calls[0]: no service `detials` (did you mean `details`?); services: a, details',
-    'test.yaml:5:5: services.a.latncy: unknown key `latncy` (did you mean `latency`?); expected one of: port, replicas, latency, errorRate, errorStatus, responseSize, calls, image, command, sidecar, protocol, versions',
+    'test.yaml:5:5: services.a.latncy: unknown key `latncy` (did you mean `latency`?); expected one of: port, replicas, latency, errorRate, errorStatus, responseSize, calls, image, command, sidecar, protocol, serviceAccount, versions',
   ]);
 });
 

@@ -45,3 +45,20 @@ test('SPIFFE IDs, principals and namespaces as Istio writes them', (t) => {
   t.is(spiffeFromAltNames('DNS:x.example, URI:spiffe://cluster.local/ns/default/sa/a'), 'spiffe://cluster.local/ns/default/sa/a');
   t.is(spiffeFromAltNames('DNS:x.example'), undefined);
 });
+
+test('a service runs as its own account unless it names one, as a Deployment\'s serviceAccountName; a bad name is refused at its line', async (t) => {
+  const { errors, load, yaml } = await import('../helpers/scenario.js');
+  const { planInstances } = await import('../../src/mesh/plan.js');
+  const text = yaml`
+    name: t
+    services:
+      productpage: {serviceAccount: bookinfo-productpage}
+      details: {}
+  `;
+  const scenario = load(text).scenario;
+  t.deepEqual(planInstances(scenario).map((p) => `${p.id}=${p.serviceAccount}`), ['productpage-v1-0=bookinfo-productpage', 'details-v1-0=details']);
+  t.is(workloadSpiffeId('productpage', 'default', scenario.services[0]!.serviceAccount), 'spiffe://cluster.local/ns/default/sa/bookinfo-productpage');
+  t.deepEqual(errors(text.replace('bookinfo-productpage', 'Bookinfo_PP')), [
+    "test.yaml:3:33: services.productpage.serviceAccount: a service account is a Kubernetes name (lowercase letters, digits, '-' and '.'), not `Bookinfo_PP`",
+  ]);
+});
