@@ -80,3 +80,50 @@ withPrometheus("Istio's dashboard and Kiali query shapes read mTLS, identities, 
   t.is(build.length, 1);
   t.true(Number(build[0]!.value[1]) >= 5, 'every proxy reports its build');
 });
+
+const tcpScenario = `
+name: tcp-queries
+seed: 4
+services:
+  tcp-echo:
+    port: 9000
+    protocol: tcp
+    versions: {v1: {}, v2: {}}
+istio:
+  - apiVersion: networking.istio.io/v1
+    kind: DestinationRule
+    metadata: {name: tcp-echo}
+    spec: {host: tcp-echo, subsets: [{name: v1, labels: {version: v1}}, {name: v2, labels: {version: v2}}]}
+  - apiVersion: networking.istio.io/v1
+    kind: VirtualService
+    metadata: {name: tcp-echo}
+    spec:
+      hosts: [tcp-echo]
+      tcp: [{route: [{destination: {host: tcp-echo, subset: v1}, weight: 80}, {destination: {host: tcp-echo, subset: v2}, weight: 20}]}]
+traffic:
+  - {to: tcp-echo, rps: 20, arrival: uniform}
+`;
+
+withPrometheus("Istio's dashboard TCP panels and Kiali's TCP graph query read a tcp service's connections and bytes", async (t) => {
+  if (missingPrometheus(t)) return;
+  const { mesh, url } = await meshWithPrometheus(t, tcpScenario);
+  mesh.session.beginTraffic();
+  await sleep(10_000);
+  const q = (expr: string) => query(url, expr);
+  const service = 'tcp-echo.default.svc.cluster.local';
+  // Istio Service dashboard, "Bytes Received from Incoming TCP Connection" and "Bytes Sent to Incoming TCP Connection".
+  for (const metric of ['istio_tcp_received_bytes_total', 'istio_tcp_sent_bytes_total']) {
+    const rows = await q(`round(sum(irate(${metric}{reporter="destination",connection_security_policy="mutual_tls",destination_service=~"${service}"}[1m])) by (source_workload, source_workload_namespace), 0.001)`);
+    t.deepEqual(rows.map((r) => r.metric.source_workload), ['istio-ingressgateway'], metric);
+    t.true(Number(rows[0]!.value[1]) > 0, `${metric} has a rate`);
+  }
+  // Kiali's TCP edges: bytes per source and destination workload version, from the source reporter.
+  const edges = await q('sum(rate(istio_tcp_sent_bytes_total{reporter="source"}[1m])) by (source_workload, destination_service_name, destination_version) > 0');
+  t.deepEqual(edges.map((r) => `${r.metric.source_workload} → ${r.metric.destination_service_name} ${r.metric.destination_version}`).sort(),
+    ['istio-ingressgateway → tcp-echo v1', 'istio-ingressgateway → tcp-echo v2']);
+  // The Mesh dashboard's TCP count, split as the route says.
+  const opened = await q('sum(istio_tcp_connections_opened_total{reporter="destination"}) by (destination_version)');
+  const by = Object.fromEntries(opened.map((r) => [r.metric.destination_version, Number(r.value[1])]));
+  const share = by.v2! / (by.v1! + by.v2!);
+  t.true(by.v1! + by.v2! > 100 && Math.abs(share - 0.2) < 0.1, `v2 ${(100 * share).toFixed(1)} % of ${by.v1! + by.v2!}`);
+});
