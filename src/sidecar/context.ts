@@ -24,12 +24,15 @@ export interface FinishedRequest {
   reporter: 'source' | 'destination';
   startMs: number;
   endMs: number;
-  method: string;
-  path: string;
-  authority: string;
+  /** null for a TCP connection (Envoy's "-"), as are path, authority and the request's ids. */
+  method: string | null;
+  path: string | null;
+  authority: string | null;
+  /** The access log's protocol: HTTP/1.1 unless a TCP connection (null). */
+  protocol?: string | null;
   status: number;
   flags: ResponseFlag[];
-  details: string;
+  details: string | null;
   /** Body bytes (the access log's bytes_received and bytes_sent). */
   bytesReceived: number;
   bytesSent: number;
@@ -40,8 +43,8 @@ export interface FinishedRequest {
   upstreamCluster: string;
   upstreamServiceTime: number | null;
   attempts: number;
-  requestId: string;
-  traceparent: string;
+  requestId: string | null;
+  traceparent: string | null;
   userAgent: string | null;
   forwardedFor: string | null;
   routeName: string | null;
@@ -65,12 +68,17 @@ export function recordRequest(ctx: SidecarContext, r: FinishedRequest): void {
   ctx.log.text(formatAccessLog(ctx, r, flags, durationMs));
 }
 
+/** A TCP connection's access-log line (its metrics are istio_tcp_*, counted as it opens and closes). */
+export function logConnection(ctx: SidecarContext, r: FinishedRequest): void {
+  ctx.log.text(formatAccessLog(ctx, r, formatFlags(r.flags), r.endMs - r.startMs));
+}
+
 const str = (value: string | null): string => (value === null ? 'null' : JSON.stringify(value));
 
 /** One access-log line: the fields of AccessLogEntry (Istio's 24, then mesh-sim's), in its order, as JSON. */
 function formatAccessLog(ctx: SidecarContext, r: FinishedRequest, flags: string, durationMs: number): string {
   // Written out by hand: this runs for every request, and JSON.stringify of an object costs more.
-  return `{"start_time":"${new Date(r.startMs).toISOString()}","route_name":${str(r.routeName)},"method":${str(r.method)},"path":${str(r.path)},"protocol":"HTTP/1.1",`
+  return `{"start_time":"${new Date(r.startMs).toISOString()}","route_name":${str(r.routeName)},"method":${str(r.method)},"path":${str(r.path)},"protocol":${r.protocol === undefined ? '"HTTP/1.1"' : str(r.protocol)},`
     + `"response_code":${r.status},"response_flags":"${flags}","response_code_details":${str(r.details)},`
     + `"connection_termination_details":null,"upstream_transport_failure_reason":null,`
     + `"bytes_received":${r.bytesReceived},"bytes_sent":${r.bytesSent},"duration":${Math.round(durationMs)},`

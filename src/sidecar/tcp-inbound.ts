@@ -9,9 +9,9 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { spiffeFromAltNames } from '../identity/spiffe.js';
 import { PEER_EXCHANGE_ALPN } from './cluster.js';
-import type { SidecarContext } from './context.js';
 import { decodePeer, PLAINTEXT, UNKNOWN_PEER, type ConnectionSecurity, type Peer } from './identity.js';
-import { pipeCounted, recordConnection } from './tcp-proxy.js';
+import { connectionLog, pipeCounted, recordConnection } from './tcp-proxy.js';
+import { logConnection, type SidecarContext } from './context.js';
 import { nowMs } from './telemetry.js';
 import type { TcpLabels } from './tcp-metrics.js';
 
@@ -76,6 +76,12 @@ export class TcpInbound {
         this.open.delete(socket);
         this.ctx.metrics.tcp.closed(labels, sent, received);
         record(200, '-');
+        logConnection(this.ctx, connectionLog({
+          reporter: 'destination', startMs, flags: [], sent, received, upstreamHost: `${app.host}:${app.port}`,
+          upstreamCluster: `inbound|${this.ctx.boot.servicePort}||`, upstream, downstream: socket,
+          serverName: socket instanceof tls.TLSSocket && typeof socket.servername === 'string' ? socket.servername : null,
+          source, destination: this.ctx.self, destinationService: this.ctx.boot.service, security: labels.security,
+        }));
       });
       socket.resume();
     });

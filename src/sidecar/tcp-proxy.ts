@@ -9,15 +9,16 @@
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import { HEADER, serviceFromAuthority, type Endpoint } from '../control/protocol.js';
+import { HEADER, serviceFqdn, serviceFromAuthority, type Endpoint } from '../control/protocol.js';
 import { unit } from '../policy/decide.js';
 import { pickWeighted } from '../policy/routing.js';
 import type { RouteDestination, TcpRoute } from '../policy/config.js';
 import { workloadSpiffeId } from '../identity/spiffe.js';
-import type { TcpUpstream } from './cluster.js';
+import { hostKey, type TcpUpstream } from './cluster.js';
+import type { ResponseFlag } from '../policy/flags.js';
 import type { ClusterSet } from './clusters.js';
-import { firstHeader, type SidecarContext } from './context.js';
-import { encodePeer, PLAINTEXT, servicePeer, UNKNOWN_PEER } from './identity.js';
+import { firstHeader, logConnection, socketAddress, type FinishedRequest, type SidecarContext } from './context.js';
+import { encodePeer, PLAINTEXT, servicePeer, UNKNOWN_PEER, type ConnectionSecurity, type Peer } from './identity.js';
 import { rescue, type Failure } from './local-reply.js';
 import type { TcpLabels } from './tcp-metrics.js';
 import { ATTR } from '../telemetry/span.js';
@@ -32,6 +33,24 @@ export function selectTcpRoute(routes: readonly TcpRoute[] | undefined, port: nu
 }
 
 /** What a connection record says: who, to whom, how it ended; the sidecar's resource says the rest. */
+/** The access-log line of a TCP connection, as Envoy's tcp_proxy writes one: no method, path or code. */
+export function connectionLog(base: {
+  reporter: 'source' | 'destination'; startMs: number; flags: ResponseFlag[]; sent: number; received: number;
+  upstreamHost: string | null; upstreamCluster: string; upstream: net.Socket | undefined; downstream: net.Socket;
+  serverName: string | null; source: Peer; destination: Peer; destinationService: string; security: ConnectionSecurity;
+}): FinishedRequest {
+  return {
+    reporter: base.reporter, startMs: base.startMs, endMs: nowMs(), method: null, path: null, authority: null, protocol: null,
+    status: 0, flags: base.flags, details: null, bytesReceived: base.received, bytesSent: base.sent, requestHeaderBytes: 0, responseHeaderBytes: 0,
+    upstreamHost: base.upstreamHost, upstreamCluster: base.upstreamCluster, upstreamServiceTime: null, attempts: 1,
+    requestId: null, traceparent: null, userAgent: null, forwardedFor: null, routeName: null,
+    upstreamLocalAddress: base.upstream ? socketAddress(base.upstream.localAddress, base.upstream.localPort) : null,
+    downstreamLocalAddress: socketAddress(base.downstream.localAddress, base.downstream.localPort),
+    downstreamRemoteAddress: socketAddress(base.downstream.remoteAddress, base.downstream.remotePort),
+    serverName: base.serverName, source: base.source, destination: base.destination, destinationService: base.destinationService, security: base.security,
+  };
+}
+
 export interface ConnectionRecord {
   side: 'client' | 'server';
   service: string;
@@ -120,10 +139,10 @@ export class TcpProxy {
     const cluster = lookup.cluster;
     const endpoint = cluster.pick(NOTHING_TRIED, unit(seed, 'host', key, '1'), unit(seed, 'host2', key, '1'));
     if (!endpoint) return this.refuse(client, { kind: 'no-healthy-upstream' }, destination.host, key);
-    this.tunnel(client, head, destination.host, endpoint, cluster.connectTcp(endpoint), key);
+    this.tunnel(client, head, destination.host, endpoint, cluster.connectTcp(endpoint), key, cluster.name);
   }
 
-  private tunnel(client: net.Socket, head: Buffer, service: string, endpoint: Endpoint, upstream: TcpUpstream, key: string): void {
+  private tunnel(client: net.Socket, head: Buffer, service: string, endpoint: Endpoint, upstream: TcpUpstream, key: string, clusterName: string): void {
     const startMs = nowMs();
     const { socket, mtls } = upstream;
     const labels: TcpLabels = {
@@ -148,6 +167,10 @@ export class TcpProxy {
       pipeCounted(client, socket, (sent, received) => {
         this.open.delete(client);
         this.ctx.metrics.tcp.closed(labels, sent, received);
+        logConnection(this.ctx, connectionLog({
+          reporter: 'source', startMs, flags: [], sent, received, upstreamHost: hostKey(endpoint), upstreamCluster: clusterName,
+          upstream: socket, downstream: client, serverName: null, source: labels.source, destination: labels.destination, destinationService: service, security: labels.security,
+        }));
         recordConnection(this.ctx, { side: 'client', service: this.ctx.self.canonicalService, startMs, status: 200, flags: '-', key, peer: service, destinationVersion: endpoint.version, mtls });
       });
     });
@@ -168,6 +191,10 @@ export class TcpProxy {
     this.ctx.metrics.tcp.opened(labels);
     this.ctx.metrics.tcp.closed(labels, 0, 0);
     recordConnection(this.ctx, { side: 'client', service: this.ctx.self.canonicalService, startMs: nowMs(), status: reply.status, flags: reply.flag ?? '-', key, peer: labels.destinationService, mtls: false });
+    logConnection(this.ctx, connectionLog({
+      reporter: 'source', startMs: nowMs(), flags: reply.flag ? [reply.flag] : [], sent: 0, received: 0, upstreamHost: null, upstreamCluster: `outbound|${this.ctx.snapshot()?.services[service]?.port ?? 0}||${serviceFqdn(service)}`,
+      upstream: undefined, downstream: client, serverName: null, source: this.ctx.self, destination: UNKNOWN_PEER, destinationService: labels.destinationService, security: PLAINTEXT,
+    }));
   }
 
   close(): void {

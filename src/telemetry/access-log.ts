@@ -9,12 +9,14 @@ export interface AccessLogEntry {
   start_time: string;
   /** The route's name (VirtualService http[].name); `default` for a default or inbound route. */
   route_name: string | null;
-  method: string;
-  path: string;
-  protocol: string;
+  /** null on a TCP connection's line, as Envoy writes "-". */
+  method: string | null;
+  path: string | null;
+  /** `HTTP/1.1`; null for a TCP connection. */
+  protocol: string | null;
   response_code: number;
   response_flags: string;
-  response_code_details: string;
+  response_code_details: string | null;
   connection_termination_details: string | null;
   upstream_transport_failure_reason: string | null;
   /** Body bytes, as Envoy's BYTES_RECEIVED and BYTES_SENT count them (headers are not counted here). */
@@ -25,8 +27,8 @@ export interface AccessLogEntry {
   upstream_service_time: string | null;
   x_forwarded_for: string | null;
   user_agent: string | null;
-  request_id: string;
-  authority: string;
+  request_id: string | null;
+  authority: string | null;
   upstream_host: string | null;
   /** `outbound|9080|v1|reviews.default.svc.cluster.local`, or `inbound|9080||` with the service's port. */
   upstream_cluster: string;

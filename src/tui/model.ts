@@ -125,13 +125,15 @@ export function accessRow(entry: AccessLogEntry, service: string): LogRow {
     service,
     kind: 'access',
     reporter: entry.reporter,
-    method: entry.method,
-    path: entry.path,
+    method: entry.method ?? 'TCP',
+    path: entry.path ?? entry.destination_service,
     status: entry.response_code,
     flags,
     durationMs: entry.duration,
     ...(outbound ? { destination: entry.destination_service } : {}),
-    text: `${arrow}${entry.response_code}${flagText} ${entry.method} ${entry.path} ${entry.duration}ms${entry.upstream_request_attempt_count > 1 ? ` (${entry.upstream_request_attempt_count} tries)` : ''}`,
+    text: entry.method === null
+      ? `${arrow}TCP${flagText} ${entry.bytes_received} B in, ${entry.bytes_sent} B out, ${entry.duration}ms`
+      : `${arrow}${entry.response_code}${flagText} ${entry.method} ${entry.path} ${entry.duration}ms${entry.upstream_request_attempt_count > 1 ? ` (${entry.upstream_request_attempt_count} tries)` : ''}`,
   };
 }
 

@@ -155,7 +155,7 @@ traffic:
   t.is(v1, run.summary.services.web!.requests, 'every call is answered by v1');
   t.true(Math.abs(v2! / v1! - 0.5) < 0.08, `mirrored ${v2}/${v1}`);
   t.is(run.summary.services.web!.errors, 0, "v2's failures never reach the caller");
-  const shadowed = run.access.filter((e) => e.reporter === 'destination' && e.destination_service === 'api' && e.authority.endsWith('-shadow:8080'));
+  const shadowed = run.access.filter((e) => e.reporter === 'destination' && e.destination_service === 'api' && e.authority?.endsWith('-shadow:8080'));
   t.is(shadowed.length, v2!);
 });
 

@@ -95,6 +95,15 @@ test.serial('TCP connections are split by the tcp route, proxied over mutual TLS
     const received = sum(v1, 'istio_tcp_received_bytes_total', { reporter: 'destination' });
     const sent = sum(v1, 'istio_tcp_sent_bytes_total', { reporter: 'destination' });
     t.is(sent - received, 3 * sum(v1, 'istio_tcp_connections_closed_total', { reporter: 'destination' }), '"v1 " in front of every line');
+
+    // Each connection is an access-log line on both sides, as Envoy's tcp_proxy writes it.
+    const tcpLines = mesh.access.filter((e) => e.protocol === null);
+    const outbound = tcpLines.filter((e) => e.reporter === 'source');
+    const inboundLines = tcpLines.filter((e) => e.reporter === 'destination');
+    t.true(outbound.length >= flow.requests && inboundLines.length >= flow.requests, `${outbound.length} and ${inboundLines.length} lines`);
+    t.true(outbound.every((e) => e.method === null && e.path === null && e.response_code === 0 && e.workload === 'istio-ingressgateway'
+      && /^outbound\|9000\|v[12]\|tcp-echo\.default\.svc\.cluster\.local$/.test(e.upstream_cluster) && e.bytes_received > 0 && e.bytes_sent > e.bytes_received));
+    t.true(inboundLines.every((e) => e.upstream_cluster === 'inbound|9000||' && /^outbound_\.9000_\.v[12]_\.tcp-echo\.default\.svc\.cluster\.local$/.test(e.requested_server_name ?? '')));
   } finally {
     await session.shutdown();
   }
@@ -105,6 +114,10 @@ test.serial('a tcp route to a subset with no pods is refused at the gateway with
   try {
     const gateway = mesh.session.instances.get('istio-ingressgateway')!.started!.ingress!;
     t.is(await tcpExchange(gateway, 'tcp-echo:9000', 'by-hand.1'), 503);
+    await mesh.session.flushTelemetry();
+    await sleep(200);
+    const line = mesh.access.find((e) => e.protocol === null && e.reporter === 'source');
+    t.like(line, { response_flags: 'UH', response_code: 0, upstream_host: null, bytes_sent: 0 });
   } finally {
     await mesh.session.shutdown();
   }
