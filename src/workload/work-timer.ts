@@ -1,13 +1,15 @@
 // Waiting out a service's own work time as the scenario means it: counted on a monotonic
 // clock from the request's arrival (time the event loop took to reach the request is
 // part of it, not added to it), and corrected for timer lateness: Node's timers fire a
-// little after their time, so each wait is cut short by how late recent timers fired
-// (an average, bounded), and a 10 ms service reads 10 ms, not 11.
+// little after their time, so each wait is cut short by how late timers typically fire
+// (a running median, bounded), and a 10 ms service reads 10 ms, not 11. A median, not
+// a mean: lateness has a long tail under load, and a mean would make the typical wait
+// short.
 
 /** The most a wait is cut short by: lateness past this is load, not timer granularity. */
 const MAX_CORRECTION_MS = 2;
-/** Weight of the newest observation in the average. */
-const ALPHA = 0.1;
+/** How far one observation moves the running median (ms). */
+const STEP = 0.05;
 
 export interface TimerHost {
   now(): number;
@@ -17,7 +19,7 @@ export interface TimerHost {
 const realTimers: TimerHost = { now: () => performance.now(), schedule: (fn, ms) => void setTimeout(fn, ms) };
 
 export class WorkTimer {
-  /** How late timers have been firing lately, on average (ms). */
+  /** How late timers typically fire now: a running median (ms). */
   lateness = 0;
 
   constructor(private readonly host: TimerHost = realTimers) {}
@@ -33,7 +35,7 @@ export class WorkTimer {
     const asked = this.host.now() + wait;
     return new Promise((resolve) => this.host.schedule(() => {
       const late = Math.max(0, this.host.now() - asked);
-      this.lateness += ALPHA * (late - this.lateness);
+      this.lateness = Math.max(0, this.lateness + STEP * Math.sign(late - this.lateness));
       resolve();
     }, wait));
   }
