@@ -28,11 +28,18 @@ export class WorkTimer {
     return this.host.now();
   }
 
-  /** Resolves at `deadline` (this timer's clock), as near as timers allow; at once if it has passed. */
+  /**
+   * Resolves at `deadline` (this timer's clock), as near as timers allow: at once when
+   * less than half a millisecond is left, else after a timer asked early by the typical
+   * lateness, but never for less than the millisecond Node's timers wait at least (a
+   * 1 ms service still waits its millisecond).
+   */
   until(deadline: number): Promise<void> {
-    const wait = deadline - this.host.now() - Math.min(MAX_CORRECTION_MS, this.lateness);
-    if (wait < 0.5) return Promise.resolve();
-    const asked = this.host.now() + wait;
+    const now = this.host.now();
+    const remaining = deadline - now;
+    if (remaining < 0.5) return Promise.resolve();
+    const wait = Math.max(1, remaining - Math.min(MAX_CORRECTION_MS, this.lateness));
+    const asked = now + wait;
     return new Promise((resolve) => this.host.schedule(() => {
       const late = Math.max(0, this.host.now() - asked);
       this.lateness = Math.max(0, this.lateness + STEP * Math.sign(late - this.lateness));
