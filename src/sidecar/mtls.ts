@@ -14,9 +14,8 @@ const RETRY_MS = 10_000;
 const SESSION_CONTEXT = 'mesh-sim-inbound';
 
 export interface ClientTlsOptions {
-  key: string;
-  cert: string;
-  ca: string;
+  /** The pod's certificate and key and the mesh's root, made once per certificate (not per connection). */
+  secureContext: tls.SecureContext;
   servername: string;
   checkServerIdentity: (host: string, cert: PeerCertificate) => Error | undefined;
 }
@@ -25,9 +24,14 @@ function serverContextOf(material: WorkloadCertificate): tls.SecureContext {
   return tls.createSecureContext({ key: material.key, cert: material.certificate, ca: material.root, sessionIdContext: SESSION_CONTEXT });
 }
 
+function clientContextOf(material: WorkloadCertificate): tls.SecureContext {
+  return tls.createSecureContext({ key: material.key, cert: material.certificate, ca: material.root });
+}
+
 export class SidecarTls {
   private material: WorkloadCertificate;
   private context: tls.SecureContext;
+  private clientContext: tls.SecureContext;
   private timer: NodeJS.Timeout | undefined;
   /** Bumped on every renewal: whoever built connections with the old certificate builds new ones. */
   generation = 0;
@@ -35,6 +39,7 @@ export class SidecarTls {
   private constructor(material: WorkloadCertificate, private readonly fetch: () => Promise<WorkloadCertificate>) {
     this.material = material;
     this.context = serverContextOf(material);
+    this.clientContext = clientContextOf(material);
     this.schedule();
   }
 
@@ -62,9 +67,7 @@ export class SidecarTls {
   clientOptions(service: string, namespace: string, sni: string, account?: string): ClientTlsOptions {
     const expected = workloadSpiffeId(service, namespace, account);
     return {
-      key: this.material.key,
-      cert: this.material.certificate,
-      ca: this.material.root,
+      secureContext: this.clientContext,
       servername: sni,
       checkServerIdentity: (_host, cert) => {
         const presented = spiffeFromAltNames(cert.subjectaltname);
@@ -78,6 +81,7 @@ export class SidecarTls {
       this.fetch().then((material) => {
         this.material = material;
         this.context = serverContextOf(material);
+        this.clientContext = clientContextOf(material);
         this.generation++;
         this.schedule();
       }, () => this.schedule(RETRY_MS));
