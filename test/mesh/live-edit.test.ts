@@ -79,11 +79,12 @@ test.serial('a saved edit is pushed live: routes, then a fault and a new version
   const pushes: number[] = [];
   session.on('pushed', (version) => pushes.push(version));
   /**
-   * The requests of the next two seconds, once every sidecar has sent its telemetry.
-   * Statistics are kept per second: the second the window starts in may hold a few
-   * requests from before it, so assertions judge the bulk.
+   * The requests of the next two whole seconds, once every sidecar has sent its
+   * telemetry. Statistics are kept per second, so the window starts on a second's
+   * boundary: a second begun before the edit would hold requests from before it.
    */
   const measure = async () => {
+    await sleep(1000 - (Date.now() % 1000) + 20);
     const fromMs = Date.now();
     await sleep(2000);
     const toMs = Date.now();
