@@ -10,10 +10,9 @@ import tls from 'node:tls';
 import { spiffeFromAltNames } from '../identity/spiffe.js';
 import { PEER_EXCHANGE_ALPN } from './cluster.js';
 import { decodePeer, PLAINTEXT, UNKNOWN_PEER, type ConnectionSecurity, type Peer } from './identity.js';
-import { connectionLog, pipeCounted, recordConnection } from './tcp-proxy.js';
-import { logConnection, type SidecarContext } from './context.js';
+import type { SidecarContext } from './context.js';
 import { nowMs } from './telemetry.js';
-import type { TcpLabels } from './tcp-metrics.js';
+import { connectionClosed, connectionOpened, pipeCounted, type TcpConnection } from './tcp-connection.js';
 
 /** The metadata line is a few dozen bytes; a peer that sends more before a newline is not a sidecar. */
 const MAX_PEER_LINE = 1024;
@@ -55,33 +54,19 @@ export class TcpInbound {
 
   private forward(socket: net.Socket, source: Peer, key: string | undefined, rest: Buffer): void {
     const app = this.ctx.boot.app!;
-    const startMs = nowMs();
-    const record = (status: number, flags: string) => recordConnection(this.ctx, {
-      side: 'server', service: this.ctx.boot.service, startMs, status, flags, key, peer: source.workload, mtls: labels.security.mtls,
-    });
     const upstream = net.connect(app.port, app.host);
-    const labels: TcpLabels = {
-      reporter: 'destination',
-      source,
-      destination: this.ctx.self,
-      destinationService: this.ctx.boot.service,
-      flags: '-',
-      security: this.security(socket),
+    const connection: TcpConnection = {
+      labels: { reporter: 'destination', source, destination: this.ctx.self, destinationService: this.ctx.boot.service, flags: '-', security: this.security(socket) },
+      startMs: nowMs(), key, upstreamHost: `${app.host}:${app.port}`, upstreamCluster: `inbound|${this.ctx.boot.servicePort}||`,
+      serverName: socket instanceof tls.TLSSocket && typeof socket.servername === 'string' ? socket.servername : null,
     };
     upstream.once('connect', () => {
       if (rest.length > 0) upstream.write(rest);
-      this.ctx.metrics.tcp.opened(labels);
+      connectionOpened(this.ctx, connection);
       this.open.add(socket);
       pipeCounted(socket, upstream, (sent, received) => {
         this.open.delete(socket);
-        this.ctx.metrics.tcp.closed(labels, sent, received);
-        record(200, '-');
-        logConnection(this.ctx, connectionLog({
-          reporter: 'destination', startMs, flags: [], sent, received, upstreamHost: `${app.host}:${app.port}`,
-          upstreamCluster: `inbound|${this.ctx.boot.servicePort}||`, upstream, downstream: socket,
-          serverName: socket instanceof tls.TLSSocket && typeof socket.servername === 'string' ? socket.servername : null,
-          source, destination: this.ctx.self, destinationService: this.ctx.boot.service, security: labels.security,
-        }));
+        connectionClosed(this.ctx, connection, { status: 200, sent, received, downstream: socket, upstream, log: true });
       });
       socket.resume();
     });
@@ -89,10 +74,9 @@ export class TcpInbound {
       if (this.open.has(socket)) return;
       // The app does not listen: Envoy's UF, a connection closed at once.
       socket.destroy();
-      const failed = { ...labels, flags: 'UF' };
-      this.ctx.metrics.tcp.opened(failed);
-      this.ctx.metrics.tcp.closed(failed, 0, 0);
-      record(503, 'UF');
+      const failed = { ...connection, labels: { ...connection.labels, flags: 'UF' } };
+      connectionOpened(this.ctx, failed);
+      connectionClosed(this.ctx, failed, { status: 503, sent: 0, received: 0, downstream: socket, upstream: undefined, log: false });
     });
   }
 

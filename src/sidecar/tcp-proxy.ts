@@ -9,20 +9,17 @@
 
 import type { IncomingMessage } from 'node:http';
 import type net from 'node:net';
-import { HEADER, serviceFqdn, serviceFromAuthority, type Endpoint } from '../control/protocol.js';
+import { HEADER, serviceFromAuthority, type Endpoint } from '../control/protocol.js';
 import { unit } from '../policy/decide.js';
 import { pickWeighted } from '../policy/routing.js';
 import type { RouteDestination, TcpRoute } from '../policy/config.js';
 import { workloadSpiffeId } from '../identity/spiffe.js';
-import { hostKey, type TcpUpstream } from './cluster.js';
-import type { ResponseFlag } from '../policy/flags.js';
+import { clusterName, hostKey, type TcpUpstream } from './cluster.js';
 import type { ClusterSet } from './clusters.js';
-import { firstHeader, logConnection, socketAddress, type FinishedRequest, type SidecarContext } from './context.js';
-import { encodePeer, PLAINTEXT, servicePeer, UNKNOWN_PEER, type ConnectionSecurity, type Peer } from './identity.js';
+import { firstHeader, type SidecarContext } from './context.js';
+import { encodePeer, PLAINTEXT, servicePeer, UNKNOWN_PEER } from './identity.js';
 import { rescue, type Failure } from './local-reply.js';
-import type { TcpLabels } from './tcp-metrics.js';
-import { ATTR } from '../telemetry/span.js';
-import { newSpanId, newTraceId } from '../telemetry/trace-context.js';
+import { connectionClosed, connectionOpened, pipeCounted, type TcpConnection } from './tcp-connection.js';
 import { nowMs } from './telemetry.js';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
@@ -30,86 +27,6 @@ const NOTHING_TRIED: ReadonlySet<string> = new Set();
 /** The tcp route a connection to `port` takes: the first whose match names the port (or names none). */
 export function selectTcpRoute(routes: readonly TcpRoute[] | undefined, port: number): TcpRoute | undefined {
   return routes?.find((r) => r.ports.length === 0 || r.ports.includes(port));
-}
-
-/** What a connection record says: who, to whom, how it ended; the sidecar's resource says the rest. */
-/** The access-log line of a TCP connection, as Envoy's tcp_proxy writes one: no method, path or code. */
-export function connectionLog(base: {
-  reporter: 'source' | 'destination'; startMs: number; flags: ResponseFlag[]; sent: number; received: number;
-  upstreamHost: string | null; upstreamCluster: string; upstream: net.Socket | undefined; downstream: net.Socket;
-  serverName: string | null; source: Peer; destination: Peer; destinationService: string; security: ConnectionSecurity;
-}): FinishedRequest {
-  return {
-    reporter: base.reporter, startMs: base.startMs, endMs: nowMs(), method: null, path: null, authority: null, protocol: null,
-    status: 0, flags: base.flags, details: null, bytesReceived: base.received, bytesSent: base.sent, requestHeaderBytes: 0, responseHeaderBytes: 0,
-    upstreamHost: base.upstreamHost, upstreamCluster: base.upstreamCluster, upstreamServiceTime: null, attempts: 1,
-    requestId: null, traceparent: null, userAgent: null, forwardedFor: null, routeName: null,
-    upstreamLocalAddress: base.upstream ? socketAddress(base.upstream.localAddress, base.upstream.localPort) : null,
-    downstreamLocalAddress: socketAddress(base.downstream.localAddress, base.downstream.localPort),
-    downstreamRemoteAddress: socketAddress(base.downstream.remoteAddress, base.downstream.remotePort),
-    serverName: base.serverName, source: base.source, destination: base.destination, destinationService: base.destinationService, security: base.security,
-  };
-}
-
-export interface ConnectionRecord {
-  side: 'client' | 'server';
-  service: string;
-  startMs: number;
-  status: number;
-  flags: string;
-  key: string | undefined;
-  /** Client side: the service and version connected to; server side: the caller's workload. */
-  peer: string;
-  destinationVersion?: string;
-  mtls: boolean;
-}
-
-/**
- * A finished connection, reported to the collector for the panes and checks (as Kiali
- * reads istio_tcp_*): marked so it is counted, never traced (Envoy traces no TCP).
- */
-export function recordConnection(ctx: SidecarContext, r: ConnectionRecord): void {
-  const attributes: Record<string, string | number | boolean> = {
-    [ATTR.tcp]: true,
-    [ATTR.status]: r.status,
-    [ATTR.responseFlags]: r.flags,
-    [ATTR.connectionSecurity]: r.mtls ? 'mutual_tls' : 'none',
-  };
-  if (r.key) attributes[ATTR.requestKey] = r.key;
-  if (r.side === 'client') {
-    Object.assign(attributes, { [ATTR.peerService]: r.peer, [ATTR.final]: true, [ATTR.mtls]: r.mtls });
-    if (r.destinationVersion) attributes[ATTR.destinationVersion] = r.destinationVersion;
-  } else {
-    attributes[ATTR.peerWorkload] = r.peer;
-  }
-  ctx.spans.add({
-    traceId: newTraceId(), spanId: newSpanId(), parentSpanId: undefined,
-    name: `tcp ${r.side === 'client' ? r.peer : r.service}`, kind: r.side,
-    startMs: r.startMs, endMs: nowMs(), service: r.side === 'client' ? ctx.self.canonicalService : r.service,
-    attributes, error: r.status === 0 || r.status >= 500,
-  });
-}
-
-/** Counts bytes each way and settles once, however the connection ends. */
-export function pipeCounted(downstream: net.Socket, upstream: net.Socket, done: (sent: number, received: number) => void): void {
-  let received = 0;
-  let sent = 0;
-  downstream.on('data', (b: Buffer) => (received += b.length));
-  upstream.on('data', (b: Buffer) => (sent += b.length));
-  downstream.pipe(upstream);
-  upstream.pipe(downstream);
-  let settled = false;
-  const close = () => {
-    if (settled) return;
-    settled = true;
-    downstream.destroy();
-    upstream.destroy();
-    done(sent, received);
-  };
-  for (const socket of [downstream, upstream]) {
-    socket.once('close', close);
-    socket.on('error', close);
-  }
 }
 
 export class TcpProxy {
@@ -142,17 +59,19 @@ export class TcpProxy {
     this.tunnel(client, head, destination.host, endpoint, cluster.connectTcp(endpoint), key, cluster.name);
   }
 
-  private tunnel(client: net.Socket, head: Buffer, service: string, endpoint: Endpoint, upstream: TcpUpstream, key: string, clusterName: string): void {
-    const startMs = nowMs();
+  private tunnel(client: net.Socket, head: Buffer, service: string, endpoint: Endpoint, upstream: TcpUpstream, key: string, upstreamCluster: string): void {
     const { socket, mtls } = upstream;
-    const labels: TcpLabels = {
-      reporter: 'source',
-      source: this.ctx.self,
-      destination: servicePeer(service, endpoint.version),
-      destinationService: service,
-      flags: '-',
-      // The source side reports `unknown`; the principals are the SPIFFE IDs mTLS proved.
-      security: mtls ? { mtls, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace, this.ctx.snapshot()?.services[service]?.serviceAccount) } : { mtls, sourcePrincipal: undefined, destinationPrincipal: undefined },
+    const connection: TcpConnection = {
+      labels: {
+        reporter: 'source',
+        source: this.ctx.self,
+        destination: servicePeer(service, endpoint.version),
+        destinationService: service,
+        flags: '-',
+        // The source side reports `unknown`; the principals are the SPIFFE IDs mTLS proved.
+        security: mtls ? { mtls, sourcePrincipal: this.ctx.tls?.spiffe, destinationPrincipal: workloadSpiffeId(service, this.ctx.boot.namespace, this.ctx.snapshot()?.services[service]?.serviceAccount) } : PLAINTEXT,
+      },
+      startMs: nowMs(), key, upstreamHost: hostKey(endpoint), upstreamCluster, serverName: null,
     };
     let connected = false;
     socket.once(upstream.ready, () => {
@@ -162,16 +81,11 @@ export class TcpProxy {
       if (mtls) socket.write(`${encodePeer(this.ctx.self)}\t${key}\n`);
       client.write('HTTP/1.1 200 Connection established\r\n\r\n');
       if (head.length > 0) socket.write(head);
-      this.ctx.metrics.tcp.opened(labels);
+      connectionOpened(this.ctx, connection);
       this.open.add(client);
       pipeCounted(client, socket, (sent, received) => {
         this.open.delete(client);
-        this.ctx.metrics.tcp.closed(labels, sent, received);
-        logConnection(this.ctx, connectionLog({
-          reporter: 'source', startMs, flags: [], sent, received, upstreamHost: hostKey(endpoint), upstreamCluster: clusterName,
-          upstream: socket, downstream: client, serverName: null, source: labels.source, destination: labels.destination, destinationService: service, security: labels.security,
-        }));
-        recordConnection(this.ctx, { side: 'client', service: this.ctx.self.canonicalService, startMs, status: 200, flags: '-', key, peer: service, destinationVersion: endpoint.version, mtls });
+        connectionClosed(this.ctx, connection, { status: 200, sent, received, downstream: client, upstream: socket, log: true });
       });
     });
     socket.once('error', () => {
@@ -182,19 +96,18 @@ export class TcpProxy {
   }
 
   /** A CONNECT answered by the sidecar itself, as Envoy's local reply, and counted as a connection that failed. */
-  private refuse(client: net.Socket, failure: Failure, service: string, key?: string): void {
+  private refuse(client: net.Socket, failure: Failure, service: string, key: string): void {
     const reply = rescue(failure);
     const body = reply.body;
     client.end(`HTTP/1.1 ${reply.status} ${reply.status === 404 ? 'Not Found' : 'Service Unavailable'}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
       `x-envoy-response-flags: ${reply.flag ?? '-'}\r\nconnection: close\r\n\r\n${body}`);
-    const labels: TcpLabels = { reporter: 'source', source: this.ctx.self, destination: UNKNOWN_PEER, destinationService: failure.kind === 'no-route' ? 'unknown' : service, flags: reply.flag ?? '-', security: PLAINTEXT };
-    this.ctx.metrics.tcp.opened(labels);
-    this.ctx.metrics.tcp.closed(labels, 0, 0);
-    recordConnection(this.ctx, { side: 'client', service: this.ctx.self.canonicalService, startMs: nowMs(), status: reply.status, flags: reply.flag ?? '-', key, peer: labels.destinationService, mtls: false });
-    logConnection(this.ctx, connectionLog({
-      reporter: 'source', startMs: nowMs(), flags: reply.flag ? [reply.flag] : [], sent: 0, received: 0, upstreamHost: null, upstreamCluster: `outbound|${this.ctx.snapshot()?.services[service]?.port ?? 0}||${serviceFqdn(service)}`,
-      upstream: undefined, downstream: client, serverName: null, source: this.ctx.self, destination: UNKNOWN_PEER, destinationService: labels.destinationService, security: PLAINTEXT,
-    }));
+    const connection: TcpConnection = {
+      labels: { reporter: 'source', source: this.ctx.self, destination: UNKNOWN_PEER, destinationService: failure.kind === 'no-route' ? 'unknown' : service, flags: reply.flag ?? '-', security: PLAINTEXT },
+      startMs: nowMs(), key, upstreamHost: null,
+      upstreamCluster: clusterName(service, this.ctx.snapshot()?.services[service]?.port ?? 0, undefined), serverName: null,
+    };
+    connectionOpened(this.ctx, connection);
+    connectionClosed(this.ctx, connection, { status: reply.status, sent: 0, received: 0, downstream: client, upstream: undefined, log: true });
   }
 
   close(): void {
