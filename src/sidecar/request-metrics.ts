@@ -67,20 +67,52 @@ function histogramValues(name: string, series: Iterable<Series>, pick: (s: Serie
  */
 export const MAX_SERIES = 5000;
 
-export class RequestMetrics {
-  private readonly series = new Map<string, Series>();
-  /** Requests counted in the overflow series because MAX_SERIES label sets already existed. */
+/** Series by label set, bounded at MAX_SERIES: past it, each reporter's new label sets share one series labelled `unknown`. */
+export class BoundedSeries<S> {
+  readonly all = new Map<string, S>();
+  /** Lookups that fell to the overflow series. */
   overflowed = 0;
 
+  constructor(private readonly make: (r: RequestLabels) => S) {}
+
+  of(r: RequestLabels): S {
+    const { reporter, source, destination, security } = r;
+    const key = `${reporter}|${source.workload}|${source.namespace}|${source.version}|${destination.workload}|${destination.version}|${r.destinationService}|${r.status}|${r.flags}|${security.mtls}|${security.sourcePrincipal}|${security.destinationPrincipal}`;
+    let s = this.all.get(key);
+    if (s) return s;
+    if (this.all.size >= MAX_SERIES) {
+      this.overflowed++;
+      const overflow = `${reporter}|overflow`;
+      s = this.all.get(overflow);
+      if (!s) {
+        s = this.make({ reporter, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, destinationService: 'unknown', status: 0, flags: '-', security: PLAINTEXT });
+        this.all.set(overflow, s);
+      }
+      return s;
+    }
+    s = this.make(r);
+    this.all.set(key, s);
+    return s;
+  }
+}
+
+export class RequestMetrics {
+  private readonly series = new BoundedSeries<Series>((r) => this.newSeries(istioLabels(r)));
+
+  /** Requests counted in the overflow series because MAX_SERIES label sets already existed. */
+  get overflowed(): number {
+    return this.series.overflowed;
+  }
+
   constructor(registry: Registry) {
-    const all = () => this.series.values();
+    const all = () => this.series.all.values();
     const collector = (name: string, help: string, type: 'counter' | 'histogram', values: () => MetricValue[]) => ({
       name,
       help,
       type,
       aggregator: 'sum',
       get: async () => ({ name, help, type, aggregator: 'sum', values: values() }),
-      reset: () => this.series.clear(),
+      reset: () => this.series.all.clear(),
     });
     const register = (metric: ReturnType<typeof collector>) => registry.registerMetric(metric as unknown as Parameters<Registry['registerMetric']>[0]);
     register(collector('istio_requests_total', 'Requests, as Istio counts them.', 'counter', () => [...all()].map((s) => ({ labels: s.labels, value: s.count }))));
@@ -95,22 +127,7 @@ export class RequestMetrics {
   }
 
   record(r: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
-    const { reporter, source, destination, security } = r;
-    let key = `${reporter}|${source.workload}|${source.namespace}|${source.version}|${destination.workload}|${destination.version}|${r.destinationService}|${r.status}|${r.flags}|${security.mtls}|${security.sourcePrincipal}|${security.destinationPrincipal}`;
-    let s = this.series.get(key);
-    if (!s && this.series.size >= MAX_SERIES) {
-      this.overflowed++;
-      key = `${reporter}|overflow`;
-      s = this.series.get(key);
-      if (!s) {
-        s = this.newSeries(istioLabels({ reporter, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, destinationService: 'unknown', status: 0, flags: '-', security: PLAINTEXT }));
-        this.series.set(key, s);
-      }
-    }
-    if (!s) {
-      s = this.newSeries(istioLabels(r));
-      this.series.set(key, s);
-    }
+    const s = this.series.of(r);
     s.count++;
     s.duration.observe(durationMs);
     s.requestBytes.observe(requestBytes);

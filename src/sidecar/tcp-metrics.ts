@@ -5,8 +5,8 @@
 // "tcp" and no response code, bounded in number as the request metrics are.
 
 import type { Registry } from 'prom-client';
-import { PLAINTEXT, UNKNOWN_PEER, istioLabels, type RequestLabels } from './identity.js';
-import { MAX_SERIES } from './request-metrics.js';
+import { istioLabels, type RequestLabels } from './identity.js';
+import { BoundedSeries } from './request-metrics.js';
 
 export type TcpLabels = Omit<RequestLabels, 'status'>;
 
@@ -18,19 +18,19 @@ interface Series {
   received: number;
 }
 
-function labelsOf(r: TcpLabels): Record<string, string> {
-  const { response_code: _code, grpc_response_status: _grpc, ...labels } = istioLabels({ ...r, status: 0 });
+function labelsOf(r: RequestLabels): Record<string, string> {
+  const { response_code: _code, grpc_response_status: _grpc, ...labels } = istioLabels(r);
   return { ...labels, request_protocol: 'tcp' };
 }
 
 export class TcpMetrics {
-  private readonly series = new Map<string, Series>();
+  private readonly series = new BoundedSeries<Series>((r) => ({ labels: labelsOf(r), opened: 0, closed: 0, sent: 0, received: 0 }));
 
   constructor(registry: Registry) {
     const counter = (name: string, help: string, pick: (s: Series) => number) => registry.registerMetric({
       name, help, type: 'counter', aggregator: 'sum',
-      get: async () => ({ name, help, type: 'counter', aggregator: 'sum', values: [...this.series.values()].map((s) => ({ labels: s.labels, value: pick(s) })) }),
-      reset: () => this.series.clear(),
+      get: async () => ({ name, help, type: 'counter', aggregator: 'sum', values: [...this.series.all.values()].map((s) => ({ labels: s.labels, value: pick(s) })) }),
+      reset: () => this.series.all.clear(),
     } as unknown as Parameters<Registry['registerMetric']>[0]);
     counter('istio_tcp_connections_opened_total', 'TCP connections opened, as Istio counts them.', (s) => s.opened);
     counter('istio_tcp_connections_closed_total', 'TCP connections closed.', (s) => s.closed);
@@ -39,19 +39,7 @@ export class TcpMetrics {
   }
 
   private of(r: TcpLabels): Series {
-    const { reporter, source, destination, security } = r;
-    let key = `${reporter}|${source.workload}|${source.version}|${destination.workload}|${destination.version}|${r.destinationService}|${r.flags}|${security.mtls}|${security.sourcePrincipal}|${security.destinationPrincipal}`;
-    let s = this.series.get(key);
-    if (!s && this.series.size >= MAX_SERIES) {
-      key = `${reporter}|overflow`;
-      s = this.series.get(key);
-      r = { reporter, source: UNKNOWN_PEER, destination: UNKNOWN_PEER, destinationService: 'unknown', flags: '-', security: PLAINTEXT };
-    }
-    if (!s) {
-      s = { labels: labelsOf(r), opened: 0, closed: 0, sent: 0, received: 0 };
-      this.series.set(key, s);
-    }
-    return s;
+    return this.series.of({ ...r, status: 0 });
   }
 
   opened(r: TcpLabels): void {
