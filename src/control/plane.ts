@@ -32,6 +32,11 @@ export interface PushStatus {
 
 export const DEFAULT_PORT = 8080;
 
+/** Each service's port in the mesh: what callers write in the authority. */
+export function servicePorts(scenario: Pick<Scenario, 'services'>): Record<string, number> {
+  return Object.fromEntries(scenario.services.map((s) => [s.name, s.port ?? DEFAULT_PORT]));
+}
+
 export class ControlPlane extends EventEmitter {
   private versionCounter = 1;
   private flushes = 0;
@@ -189,7 +194,6 @@ export class ControlPlane extends EventEmitter {
       image: spec.image,
       command: spec.command,
     };
-    const ports = Object.fromEntries(this.scenario.services.map((s) => [s.name, s.port ?? DEFAULT_PORT]));
-    return { version: this.versionCounter, seed: this.seed, behaviour, ports };
+    return { version: this.versionCounter, seed: this.seed, behaviour, ports: servicePorts(this.scenario) };
   }
 }

@@ -7,7 +7,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { loadScenarioFile } from '../scenario/load.js';
+import { parseScenario } from '../scenario/load.js';
 import { ScenarioError, formatProblem } from '../scenario/problems.js';
 import type { MeshSession } from './session.js';
 import type { ScenarioChanges } from './changes.js';
@@ -64,7 +64,8 @@ export class LiveEdit {
     if (text === undefined || (!force && text === this.lastText)) return;
     let loaded;
     try {
-      loaded = await loadScenarioFile(this.file);
+      // The text just read, not a second read that could catch a later save half-written.
+      loaded = parseScenario(text, this.file);
     } catch (error) {
       if (!(error instanceof ScenarioError)) throw error;
       this.lastText = text;

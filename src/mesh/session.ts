@@ -9,13 +9,13 @@ import { EventEmitter } from 'node:events';
 import type { LoadedScenario } from '../scenario/load.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
 import { formatDuration } from '../scenario/units.js';
-import { ControlPlane, DEFAULT_PORT, type InstanceIdentity } from '../control/plane.js';
+import { ControlPlane, servicePorts, type InstanceIdentity } from '../control/plane.js';
 import { FlowStats, RequestStats, type Window } from '../telemetry/stats.js';
 import { SpanAttribution } from '../telemetry/attribution.js';
 import { WindowBook, type CheckWindow } from '../telemetry/windows.js';
 import { TraceStore } from '../telemetry/traces.js';
 import { judge, type CheckResult } from '../telemetry/judge.js';
-import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
+import { logRecordOf, type LogRecord } from '../telemetry/access-log.js';
 import { isConnectionRecord, type Span } from '../telemetry/span.js';
 import { TrafficGenerator, type TrafficCounts } from '../traffic/generator.js';
 import {
@@ -81,6 +81,8 @@ export interface SessionTap {
   judged(result: CheckResult, window: Window | undefined, runSeconds: number): void;
   /** Traffic began, or ended. */
   traffic(startedAt: number | undefined, endedAt: number | undefined): void;
+  /** A line a pod wrote, as written (nothing parsed for it). */
+  logged(line: LogLine): void;
 }
 
 export interface SessionEvents {
@@ -93,8 +95,8 @@ export interface SessionEvents {
   /** A config version reached `acked` of `total` sidecars, in `ms`. */
   pushed: [version: number, acked: number, total: number, ms: number];
   spans: [spans: Span[]];
-  /** A live edit of the scenario file is being applied: what it changes. */
-  applied: [changes: ScenarioChanges];
+  /** A live edit of the scenario file is being applied: what it changes, in kubectl's words. */
+  applied: [lines: readonly string[]];
   log: [record: LogRecord, line: LogLine];
 }
 
@@ -319,9 +321,9 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   }
 
   private onLog(line: LogLine): void {
+    this.options.tap?.logged(line);
     if (this.listenerCount('log') === 0) return;
-    const record: LogRecord = line.container === 'sidecar' && line.stream === 'stdout' ? parseLogLine(line.text) : { kind: 'text', text: line.text };
-    this.emit('log', record, line);
+    this.emit('log', logRecordOf(line), line);
   }
 
   /** Starts Prometheus (and Grafana, and Jaeger when asked, where the runtime can) beside the mesh; never fatal. */
@@ -412,7 +414,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private async push(next: Scenario): Promise<void> {
     this.scenario = next;
     this.options.tap?.scenario(next, this.timelineEvents);
-    Object.assign(this.ports, servicePorts(next));
+    this.noteServices(next);
     this.plane.setScenario(next);
     const pushedAt = performance.now();
     const status = await this.plane.awaitAcked(this.readySidecars(), this.plane.version, 5000);
@@ -443,7 +445,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.loaded = next;
     this.timeline?.replace(next.scenario.timeline);
     if (changes.empty || this.stopped) return changes;
-    this.emit('applied', changes);
+    this.emit('applied', changes.lines);
     if (!push) {
       this.options.tap?.scenario(this.scenario, this.timelineEvents);
       return changes;
@@ -604,10 +606,6 @@ export function stateAt(loaded: LoadedScenario, elapsedMs: number): Scenario {
     state = loaded.states.get(event.index) ?? state;
   }
   return state;
-}
-
-function servicePorts(scenario: Scenario): Record<string, number> {
-  return Object.fromEntries(scenario.services.map((s) => [s.name, s.port ?? DEFAULT_PORT]));
 }
 
 const withoutPlace = (_key: string, value: unknown) => (typeof value === 'object' && value !== null && 'where' in value ? { ...value, where: undefined } : value);

@@ -10,6 +10,7 @@ import type { Scenario, TimelineEvent } from '../scenario/model.js';
 import type { Span } from '../telemetry/span.js';
 import type { CheckResult } from '../telemetry/judge.js';
 import type { Window } from '../telemetry/stats.js';
+import type { LogLine } from '../runtime/runtime.js';
 import { VERSION } from '../version.js';
 import { MAGIC, encodeFrame, type Entry } from './format.js';
 
@@ -57,12 +58,11 @@ export class Recorder implements SessionTap {
       const e = status.started?.endpoint;
       this.add({ k: 'instance', t: Date.now(), plan: status.plan, state: status.state, endpoint: e ? `${e.host}:${e.port}` : undefined });
     });
-    session.on('log', (_record, line) => this.add({ k: 'log', t: Date.now(), line }));
     session.on('event', (event) => this.add({ k: 'event', t: Date.now(), index: event.index }));
     session.on('say', (text, event) => this.add({ k: 'say', t: Date.now(), index: event.index, text }));
     session.on('pushed', (version, acked, total, ms) => this.add({ k: 'pushed', t: Date.now(), version, acked, total, ms }));
     session.on('warning', (message) => this.add({ k: 'warning', t: Date.now(), message }));
-    session.on('applied', (changes) => this.add({ k: 'applied', t: Date.now(), lines: changes.lines }));
+    session.on('applied', (lines) => this.add({ k: 'applied', t: Date.now(), lines: [...lines] }));
     this.timer = setInterval(() => this.flush(), FRAME_MS);
     this.timer.unref();
   }
@@ -100,6 +100,10 @@ export class Recorder implements SessionTap {
 
   traffic(startedAt: number | undefined, endedAt: number | undefined): void {
     this.add({ k: 'traffic', t: Date.now(), startedAt, endedAt });
+  }
+
+  logged(line: LogLine): void {
+    this.add({ k: 'log', t: Date.now(), line });
   }
 
   // ---- the file ----

@@ -13,7 +13,7 @@ import type { TrafficCounts } from '../traffic/generator.js';
 import type { Observability } from '../runtime/runtime.js';
 import type { Scenario, TimelineEvent } from '../scenario/model.js';
 import { parseCheck } from '../scenario/check-expr.js';
-import { parseLogLine, type LogRecord } from '../telemetry/access-log.js';
+import { logRecordOf } from '../telemetry/access-log.js';
 import { judge, type CheckResult } from '../telemetry/judge.js';
 import type { Span } from '../telemetry/span.js';
 import { FlowStats, RequestStats } from '../telemetry/stats.js';
@@ -128,9 +128,7 @@ export class ReplayedMesh extends EventEmitter<SessionEvents> {
         this.flowStats.add(entry.flow, entry.t, entry.segment, entry.status, entry.ms, entry.degraded);
         return;
       case 'log': {
-        const line = entry.line;
-        const record: LogRecord = line.container === 'sidecar' && line.stream === 'stdout' ? parseLogLine(line.text) : { kind: 'text', text: line.text };
-        this.emit('log', record, line);
+        this.emit('log', logRecordOf(entry.line), entry.line);
         return;
       }
       case 'event': {
@@ -158,7 +156,7 @@ export class ReplayedMesh extends EventEmitter<SessionEvents> {
         this.emit('warning', entry.message);
         return;
       case 'applied':
-        this.emit('warning', `applied: ${entry.lines.join('; ')}`);
+        this.emit('applied', entry.lines);
         return;
       case 'settle':
         this.traces.tick(entry.t, entry.final);

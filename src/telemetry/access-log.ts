@@ -69,6 +69,11 @@ export interface OutlierEventEntry {
 
 export type LogRecord = { kind: 'access'; entry: AccessLogEntry } | { kind: 'outlier'; entry: OutlierEventEntry } | { kind: 'text'; text: string };
 
+/** A line from a pod's container: a sidecar's stdout is its logs, anything else is text as written. */
+export function logRecordOf(line: { container: string; stream: string; text: string }): LogRecord {
+  return line.container === 'sidecar' && line.stream === 'stdout' ? parseLogLine(line.text) : { kind: 'text', text: line.text };
+}
+
 /** Reads a line a sidecar or app wrote: an access log entry, an outlier event, or plain text. */
 export function parseLogLine(line: string): LogRecord {
   if (line.startsWith('{')) {

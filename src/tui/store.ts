@@ -108,6 +108,7 @@ export class UiStore {
       this.narration = { text, atMs: event.atMs };
     });
     session.on('warning', (message) => this.warn(message));
+    session.on('applied', (lines) => this.narrate(`applied: ${lines.join('; ')}`));
   }
 
   setPhase(phase: Phase, message?: string): void {
@@ -120,10 +121,13 @@ export class UiStore {
     if (this.warnings.length > MAX_WARNINGS) this.warnings.shift();
   }
 
-  /** The scenario file was saved and applied (`up --watch`): narrate what changed. */
+  /** The scenario file was saved and validates (`up --watch`): its problems go; a save that changed nothing is said so (a change narrates itself, live or replayed). */
   fileApplied(changes: ScenarioChanges): void {
     this.problems = [];
-    const text = changes.empty ? 'saved: nothing the mesh runs on changed' : `applied: ${changes.lines.join('; ')}`;
+    if (changes.empty) this.narrate('saved: nothing the mesh runs on changed');
+  }
+
+  private narrate(text: string): void {
     this.narration = { text, atMs: this.session.timeline?.elapsed() ?? 0 };
   }
 
