@@ -32,6 +32,8 @@ export const ENDPOINT_GRACE_MS = 2000;
 const READY_TIMEOUT_MS = 30_000;
 /** Longest a check waits for its window's requests to be answered; past it, it is judged on what came. */
 const CHECK_WAIT_MS = 60_000;
+/** Longest a config push waits for requests scheduled before it that a busy machine has not sent yet. */
+const SEND_CATCH_UP_MS = 2_000;
 /** Longest a flush of every sidecar's telemetry may take before a check is judged anyway. */
 const FLUSH_WAIT_MS = 5_000;
 
@@ -386,6 +388,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     if (event.say) this.emit('say', event.say, event);
     if (pushes) {
       const next = this.loaded.states.get(event.index);
+      // Every request of the window before goes out under the config it was judged by.
+      await this.traffic?.sentBelow(this.limitsAt(event.atMs), SEND_CATCH_UP_MS);
       if (next) await this.push(next);
       // The change is in effect: a new window opens now, and the traffic takes its new
       // shape (an open loop's schedule still drawn from the event's time, so it repeats).
@@ -451,7 +455,9 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       return changes;
     }
     // Requests that start while the change spreads belong to no window.
-    this.windows.pause(this.limitsAt());
+    const before = this.limitsAt();
+    this.windows.pause(before);
+    await this.traffic?.sentBelow(before, SEND_CATCH_UP_MS);
     for (const plan of [...changes.stop, ...changes.replace]) await this.removeInstance(plan);
     for (const plan of [...changes.start, ...changes.replace]) this.addInstance(plan);
     await this.push(target);

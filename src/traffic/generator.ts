@@ -266,6 +266,20 @@ export class TrafficGenerator {
     return out;
   }
 
+  /**
+   * Resolves once every request numbered below `limits` has been sent (a flow that ends
+   * or a stopped generator sends no more), or after `timeoutMs`. A loaded machine sends
+   * late; a change pushed before a request scheduled ahead of it went out would reach it.
+   */
+  async sentBelow(limits: ReadonlyMap<string, number>, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    const behind = () => this.running && [...limits].some(([id, limit]) => {
+      const state = this.flows.get(id);
+      return state !== undefined && state.n < limit && !this.done(state) && performance.now() < this.endAt;
+    });
+    while (behind() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** Whether every request of each flow numbered below `limits` has been answered (or failed). */
   settledBelow(limits: ReadonlyMap<string, number>): boolean {
     for (const [id, limit] of limits) {
