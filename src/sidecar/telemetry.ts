@@ -46,8 +46,15 @@ export interface SpanSink {
   stop(): Promise<void>;
 }
 
+/** Where a batch of spans goes: the batcher's own interface, as OpenTelemetry's SpanExporter is its SDK's. */
+export interface SpanExporter {
+  /** Resolves once the other side has the batch; rejects when it refused it or cannot be reached. */
+  export(groups: readonly ResourceSpans[]): Promise<void>;
+  shutdown(): void;
+}
+
 /** Sends spans, grouped by resource, to the collector as OTLP/HTTP JSON with the run's secret. */
-export class OtlpHttpExporter {
+export class OtlpHttpExporter implements SpanExporter {
   private readonly agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   private readonly url: URL;
 
@@ -80,36 +87,49 @@ export class OtlpHttpExporter {
 
 /**
  * Spans batched apart from their export, as OpenTelemetry's BatchSpanProcessor does:
- * from one sidecar, or from every sidecar of a node process at once. A batch goes every
- * `flushMs` (once a second: an idle sidecar costs no CPU), or at `maxBatch`; when the
- * collector cannot be reached spans wait, up to `maxQueue`, past which the oldest are
- * dropped and counted, so nothing grows without bound.
+ * from one sidecar, or from every sidecar of a node process at once. In a steady flow a
+ * batch goes once every `flushMs` (once a second: an idle sidecar costs no CPU), or at
+ * `maxBatch`. After a quiet spell the first batch waits only `gatherMs` and the wait
+ * doubles with each batch up to `flushMs`, so the first trace a learner looks for (a
+ * run's first request, a request sent by hand) appears at once, however long it took,
+ * rather than a second late. When the collector cannot be reached spans wait, up to
+ * `maxQueue`, past which the oldest are dropped and counted, so nothing grows without
+ * bound.
  */
 export class SpanBatcher {
   private queue: Array<{ resource: Resource; span: Span }> = [];
   private sending: Promise<void> | undefined;
   /** Set while spans wait: an idle batcher runs no timer. */
   private timer: NodeJS.Timeout | undefined;
+  /** When the last batch went, on the monotonic clock. */
+  private lastFlushAt = -Infinity;
+  /** The wait after the last batch: `gatherMs` after a quiet spell, doubling to `flushMs`. */
+  private interval: number;
   dropped = 0;
   failures = 0;
 
   constructor(
-    private readonly exporter: OtlpHttpExporter,
+    private readonly exporter: SpanExporter,
     private readonly flushMs = 1000,
     private readonly maxBatch = 2048,
     private readonly maxQueue = 50_000,
-  ) {}
+    private readonly gatherMs = 50,
+  ) {
+    this.interval = gatherMs;
+  }
 
   private schedule(): void {
     if (this.timer || this.queue.length === 0) return;
+    const delay = Math.max(this.gatherMs, this.lastFlushAt + this.interval - performance.now());
     this.timer = setTimeout(() => {
       this.timer = undefined;
       void this.flush();
-    }, this.flushMs);
+    }, delay);
     this.timer.unref();
   }
 
   add(resource: Resource, span: Span): void {
+    if (this.queue.length === 0 && !this.sending && performance.now() - this.lastFlushAt >= this.flushMs) this.interval = this.gatherMs;
     this.queue.push({ resource, span });
     this.schedule();
     if (this.queue.length > this.maxQueue) {
@@ -132,6 +152,10 @@ export class SpanBatcher {
   /** Sends what is queued; resolves when the queue is empty or the collector refused. */
   async flush(): Promise<void> {
     while (this.sending) await this.sending;
+    if (this.queue.length > 0) {
+      this.lastFlushAt = performance.now();
+      this.interval = Math.min(this.flushMs, this.interval * 2);
+    }
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.maxBatch);
       const groups = new Map<Resource, Span[]>();

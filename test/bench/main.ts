@@ -22,6 +22,7 @@ import type { LoadArgs } from './load-args.js';
 import { quantile } from '../helpers/quantile.js';
 import { cpuOf } from './cpu.js';
 import { startNginx } from './nginx.js';
+import { nodeFlags } from '../../src/runtime/process/node-process.js';
 
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const log = (message: string) => process.stderr.write(`bench: ${message}\n`);
@@ -54,7 +55,7 @@ const benchService = (name: string): Scenario['services'][number] => ({
 
 /** Spawns a sidecar process with `boot`; resolves once it holds the plane's configuration. */
 async function spawnSidecar(boot: SidecarBoot, plane: ControlPlane): Promise<{ pid: number; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [here('../../src/sidecar/main.js')], {
+  const child = spawn(process.execPath, [...nodeFlags(), here('../../src/sidecar/main.js')], {
     env: { ...process.env, [SIDECAR_ENV]: JSON.stringify(boot) },
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });

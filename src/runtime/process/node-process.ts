@@ -18,6 +18,9 @@ export interface NodeListener {
   nodeExit(node: NodeProcess, code: number | null, signal: string | null, lastWords: string[]): void;
 }
 
+/** For profiling the pods' work: MESH_SIM_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+export const nodeFlags = (): string[] => (process.env.MESH_SIM_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
+
 export class NodeProcess {
   private readonly child: ChildProcess;
   /** Pods placed here (for placement: the least loaded node takes the next pod). */
@@ -27,9 +30,7 @@ export class NodeProcess {
   private readonly lastWords: string[] = [];
 
   constructor(readonly boot: NodeBoot, listener: NodeListener, extraEnv: NodeJS.ProcessEnv = {}) {
-    // For profiling the pods' work: MESH_SIM_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof".
-    const flags = (process.env.MESH_SIM_NODE_FLAGS ?? '').split(/\s+/).filter((f) => f !== '');
-    this.child = spawn(process.execPath, [...flags, NODE_MAIN], {
+    this.child = spawn(process.execPath, [...nodeFlags(), NODE_MAIN], {
       env: { ...process.env, ...extraEnv, [NODE_ENV]: JSON.stringify(boot), NODE_OPTIONS: '' },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       // Its own process group: a Ctrl-C reaches mesh-sim, which stops the nodes in order.

@@ -1,0 +1,73 @@
+// Spans are batched apart from their export: at most one batch a flush interval, the
+// first after a quiet spell without waiting for the interval, and spans that the
+// collector refused are kept for the next try, up to a bound.
+import test from 'ava';
+import { SpanBatcher, type SpanExporter } from '../../src/sidecar/telemetry.js';
+import type { ResourceSpans } from '../../src/telemetry/otlp.js';
+import type { Span } from '../../src/telemetry/span.js';
+
+const span = (n: number): Span => ({
+  traceId: 't'.repeat(32), spanId: String(n).padStart(16, '0'), parentSpanId: undefined, name: 'GET', kind: 'server',
+  startMs: 0, endMs: 1, service: 'productpage', attributes: {}, error: false,
+});
+
+/** Records when each batch arrives and what it holds; refuses while `refusing`. */
+class FakeExporter implements SpanExporter {
+  batches: Array<{ at: number; spans: number }> = [];
+  refusing = false;
+  export(groups: readonly ResourceSpans[]): Promise<void> {
+    if (this.refusing) return Promise.reject(new Error('refused'));
+    this.batches.push({ at: performance.now(), spans: groups.reduce((n, g) => n + g.spans.length, 0) });
+    return Promise.resolve();
+  }
+  shutdown(): void {}
+}
+
+const until = async (condition: () => boolean, ms: number) => {
+  const deadline = performance.now() + ms;
+  while (!condition() && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+};
+
+test('the first spans after a quiet spell go at once; in a steady flow, one batch an interval', async (t) => {
+  const exporter = new FakeExporter();
+  const flushMs = 400;
+  const batcher = new SpanBatcher(exporter, flushMs, 2048, 50_000, 25);
+  const sink = batcher.sink({ 'service.name': 'productpage' }, true);
+  const began = performance.now();
+  sink.add(span(1));
+  sink.add(span(2));
+  await until(() => exporter.batches.length === 1, 5000);
+  t.is(exporter.batches[0]?.spans, 2, 'the spans that came together go together');
+  t.true(exporter.batches[0]!.at - began < flushMs / 2, `the first batch went ${Math.round(exporter.batches[0]!.at - began)} ms after its spans`);
+  // A steady flow for five intervals: the waits grow to the interval and stay there.
+  let n = 3;
+  while (performance.now() - began < 5 * flushMs) {
+    sink.add(span(n++));
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  await sink.stop();
+  t.is(exporter.batches.reduce((sum, b) => sum + b.spans, 0), n - 1, 'every span went');
+  const gaps = exporter.batches.slice(1, -1).map((b, i) => b.at - exporter.batches[i]!.at);
+  t.true(gaps.length >= 4 && gaps.length <= 9, `${gaps.length} batches in five intervals`);
+  // Timers may fire a millisecond early, never much more.
+  for (let i = 1; i < gaps.length; i++) t.true(gaps[i]! >= Math.min(flushMs, gaps[i - 1]!) - 5, `gaps ${gaps.map(Math.round).join(', ')} shrink`);
+  t.true(gaps.at(-1)! >= flushMs - 5, `the last gap ${Math.round(gaps.at(-1)!)} ms is the interval`);
+});
+
+test('a refused batch is kept and sent at the next try; past the bound the oldest are dropped and counted', async (t) => {
+  const exporter = new FakeExporter();
+  const batcher = new SpanBatcher(exporter, 50, 2048, 10, 5);
+  exporter.refusing = true;
+  for (let i = 0; i < 4; i++) batcher.add({ 'service.name': 'a' }, span(i));
+  await batcher.flush();
+  t.is(batcher.failures, 1);
+  t.is(batcher.queued, 4, 'nothing lost');
+  for (let i = 4; i < 14; i++) batcher.add({ 'service.name': 'a' }, span(i));
+  t.is(batcher.queued, 10);
+  t.is(batcher.dropped, 4);
+  exporter.refusing = false;
+  await until(() => exporter.batches.length === 1, 5000);
+  t.is(exporter.batches[0]?.spans, 10, 'the retry sends what was kept, on its own');
+  await batcher.stop();
+  t.is(batcher.queued, 0);
+});
