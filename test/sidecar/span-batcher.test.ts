@@ -3,7 +3,7 @@
 // collector refused are kept for the next try, up to a bound.
 import test from 'ava';
 import { SpanBatcher, type SpanExporter } from '../../src/sidecar/telemetry.js';
-import type { ResourceSpans } from '../../src/telemetry/otlp.js';
+import type { EncodedResourceSpans } from '../../src/telemetry/otlp.js';
 import type { Span } from '../../src/telemetry/span.js';
 
 const span = (n: number): Span => ({
@@ -15,7 +15,7 @@ const span = (n: number): Span => ({
 class FakeExporter implements SpanExporter {
   batches: Array<{ at: number; spans: number }> = [];
   refusing = false;
-  export(groups: readonly ResourceSpans[]): Promise<void> {
+  export(groups: readonly EncodedResourceSpans[]): Promise<void> {
     if (this.refusing) return Promise.reject(new Error('refused'));
     this.batches.push({ at: performance.now(), spans: groups.reduce((n, g) => n + g.spans.length, 0) });
     return Promise.resolve();

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { analyseTrace, TraceStore } from '../../src/telemetry/traces.js';
-import { decodeSpans, encodeSpans, msToNanos, OtlpFormatError } from '../../src/telemetry/otlp.js';
+import { decodeSpans, encodeResourceSpans, encodeSpanBytes, encodeSpans, joinEncodedSpans, msToNanos, OtlpFormatError, type ResourceSpans } from '../../src/telemetry/otlp.js';
 import { ATTR, type Span } from '../../src/telemetry/span.js';
 import { extractContext, formatTraceparent, newSpanId, newTraceId, parseB3Single, parseTraceparent } from '../../src/telemetry/trace-context.js';
 
@@ -55,6 +55,16 @@ test('spans survive an OTLP/JSON round trip', (t) => {
   t.like(spans[0], { traceId: T, spanId: original.spanId, parentSpanId: original.parentSpanId, kind: 'server', service: 'reviews', error: true });
   t.is(Math.round(spans[0]!.startMs * 1000), Math.round(original.startMs * 1000));
   t.like(spans[0]!.attributes, { [ATTR.status]: 503, [ATTR.responseFlags]: 'UF', [ATTR.retry]: true, ratio: 0.25, 'service.version': 'v2' });
+});
+
+test('spans encoded one by one and joined as bytes make the same export request', (t) => {
+  const groups: ResourceSpans[] = [
+    { resource: { 'service.name': 'productpage' }, spans: bookinfoTrace.slice(0, 2) },
+    { resource: { 'service.name': 'reviews', 'service.version': 'v2' }, spans: bookinfoTrace.slice(2) },
+  ];
+  const joined = joinEncodedSpans(groups.map((g) => ({ resource: g.resource, spans: g.spans.map(encodeSpanBytes) })), { name: 's', version: '1' });
+  t.deepEqual(JSON.parse(joined.toString('utf8')), JSON.parse(encodeResourceSpans(groups, { name: 's', version: '1' })));
+  t.is(decodeSpans(JSON.parse(joined.toString('utf8'))).spans.length, bookinfoTrace.length);
 });
 
 test('OTLP ids in base64 and times as {low, high} are read too; bad spans are counted', (t) => {
