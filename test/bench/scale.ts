@@ -51,10 +51,16 @@ function latency(session: MeshSession, service: string, fromMs: number, toMs: nu
   return { p50: f.p50Ms, p99: f.p99Ms, requests: f.requests, errors: f.errors };
 }
 
-/** Drives the root at `rps` for `seconds`; what the root's callers saw, and what was sent. */
-async function step(session: MeshSession, flow: TrafficFlow, rps: number, seconds: number) {
+/**
+ * Drives the root at `rps` for `seconds`, after `settleSeconds` at that rate; what the
+ * root's callers saw, and what was sent. A step up in rate grows every connection pool
+ * on the way (each new connection between sidecars is a TLS handshake, 1.5-2.7 ms of CPU
+ * in Node against well under a millisecond in Envoy), and for a few seconds p99 reads
+ * that growth, not the mesh at that rate; the settle lets the pools reach their size.
+ */
+async function step(session: MeshSession, flow: TrafficFlow, rps: number, seconds: number, settleSeconds = 1) {
   session.traffic!.setFlows([{ ...flow, rps }]);
-  await sleep(1000);
+  await sleep(settleSeconds * 1000);
   // The generator's own counts over the same window: whether answers keep up with what is sent.
   const before = { ...session.traffic!.counts };
   const from = Date.now();
@@ -87,10 +93,16 @@ export async function scaleBenchmark(sizes: number[], log: (m: string) => void):
       let best: Record<string, unknown> | undefined;
       let firstMiss: Record<string, unknown> | undefined;
       for (const rps of [10, 25, 50, 100, 200, 300, 400, 600]) {
-        const r = await step(session, flow, rps, 4);
+        // Three windows at the rate once its pools have grown; their median p99 is the
+        // verdict: a 5-second window's p99 is its five or so slowest requests, and one
+        // stall on a shared machine moves it by half.
+        const windows = [await step(session, flow, rps, 5, 4)];
+        for (let w = 1; w < 3; w++) windows.push(await step(session, flow, rps, 5, 0));
+        const p99s = windows.map((w) => w.p99).sort((a, b) => a - b);
+        const r = { ...windows.find((w) => w.p99 === p99s[1])!, sent: windows.reduce((s, w) => s + w.sent, 0), answered: windows.reduce((s, w) => s + w.answered, 0), errors: windows.reduce((s, w) => s + w.errors, 0) };
         const held = r.answered >= r.sent * 0.9 && r.errors === 0 && r.p99 <= 2 * ideal;
-        log(`scale: ${n} services at ${rps} rps: p99 ${round(r.p99)} ms (${round(r.p99 / ideal, 2)}x ideal), ${r.answered}/${r.sent} answered in the window`);
-        const measured = { rps, p50Ms: round(r.p50), p99Ms: round(r.p99), p99OverIdeal: round(r.p99 / ideal, 2), answered: `${r.answered}/${r.sent}` };
+        log(`scale: ${n} services at ${rps} rps: p99 ${round(r.p99)} ms (${round(r.p99 / ideal, 2)}x ideal; windows ${p99s.map((p) => round(p)).join(', ')}), ${r.answered}/${r.sent} answered`);
+        const measured = { rps, p50Ms: round(r.p50), p99Ms: round(r.p99), p99OverIdeal: round(r.p99 / ideal, 2), p99WindowsMs: p99s.map((p) => round(p)), answered: `${r.answered}/${r.sent}` };
         if (!held) {
           firstMiss = measured;
           break;
