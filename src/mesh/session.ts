@@ -32,8 +32,12 @@ export const ENDPOINT_GRACE_MS = 2000;
 const READY_TIMEOUT_MS = 30_000;
 /** Longest a check waits for its window's requests to be answered; past it, it is judged on what came. */
 const CHECK_WAIT_MS = 60_000;
-/** Longest a config push waits for requests scheduled before it that a busy machine has not sent yet. */
-const SEND_CATCH_UP_MS = 2_000;
+/**
+ * Longest a config push waits for the requests that started before it (and those a busy
+ * machine has not sent yet) to be answered; past it, the change goes out anyway and a
+ * request still in flight makes its later calls under it.
+ */
+const DRAIN_BEFORE_PUSH_MS = 2_000;
 /** Longest a flush of every sidecar's telemetry may take before a check is judged anyway. */
 const FLUSH_WAIT_MS = 5_000;
 
@@ -388,8 +392,10 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     if (event.say) this.emit('say', event.say, event);
     if (pushes) {
       const next = this.loaded.states.get(event.index);
-      // Every request of the window before goes out under the config it was judged by.
-      await this.traffic?.sentBelow(this.limitsAt(event.atMs), SEND_CATCH_UP_MS);
+      // Every request of the window before runs under the config it is judged by: sent
+      // and answered before the change goes out (a request just under the boundary
+      // still makes its calls for a few milliseconds), within a bound.
+      await this.traffic?.finishedBelow(this.limitsAt(event.atMs), DRAIN_BEFORE_PUSH_MS);
       if (next) await this.push(next);
       // The change is in effect: a new window opens now, and the traffic takes its new
       // shape (an open loop's schedule still drawn from the event's time, so it repeats).
@@ -457,7 +463,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     // Requests that start while the change spreads belong to no window.
     const before = this.limitsAt();
     this.windows.pause(before);
-    await this.traffic?.sentBelow(before, SEND_CATCH_UP_MS);
+    await this.traffic?.finishedBelow(before, DRAIN_BEFORE_PUSH_MS);
     for (const plan of [...changes.stop, ...changes.replace]) await this.removeInstance(plan);
     for (const plan of [...changes.start, ...changes.replace]) this.addInstance(plan);
     await this.push(target);

@@ -280,6 +280,18 @@ export class TrafficGenerator {
     while (behind() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
+  /**
+   * Resolves once every request numbered below `limits` has been sent and answered (or
+   * failed), or after `timeoutMs`: what a change waits for before it is pushed, so the
+   * requests of the window before it run under the config they are judged by, calls
+   * made late in their lives included.
+   */
+  async finishedBelow(limits: ReadonlyMap<string, number>, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    await this.sentBelow(limits, timeoutMs);
+    while (!this.settledBelow(limits) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+
   /** Whether every request of each flow numbered below `limits` has been answered (or failed). */
   settledBelow(limits: ReadonlyMap<string, number>): boolean {
     for (const [id, limit] of limits) {

@@ -59,3 +59,44 @@ test('the same timeline scenario gives identical check values, run after run', a
   t.deepEqual(values[2], values[0]);
   for (const c of runs[0]!) t.true(c.ok, `${c.at} ${c.expr}: ${c.value}`);
 });
+
+// A request that starts just before a change makes its calls after the change's time
+// (front waits 400 ms before it calls back). The change waits for the window's requests
+// to be answered before it goes out, so each is judged under the config it ran under:
+// every call of the first window goes to v1, every call of the second to v2.
+const straddling = `
+name: straddling
+seed: 3
+duration: 4s
+services:
+  front: {latency: 400ms, calls: [back]}
+  back:
+    versions: {v1: {}, v2: {}}
+mesh:
+  back:
+    routes:
+      - route: [{version: v1, weight: 100}]
+traffic:
+  - {to: front, rps: 5, arrival: uniform}
+timeline:
+  - {at: 2.1s, check: "requests(back, v2) < 1"}
+  - {at: 2.1s, check: "requests(back, v1) >= 9"}
+  - at: 2.1s
+    say: every call to back goes to v2
+    set:
+      mesh:
+        back:
+          routes:
+            - route: [{version: v2, weight: 100}]
+  - {at: 3.9s, check: "requests(back, v1) < 1"}
+  - {at: 3.9s, check: "requests(back, v2) >= 7"}
+`;
+
+test('a change waits for the requests of the window before it, whose calls come after its time', async (t) => {
+  const file = await scenarioFile(straddling, 'straddling.yaml');
+  const result = await runCli(['run', file, '--json'], { timeoutMs: 120_000 });
+  const summary = JSON.parse(result.stdout) as Summary;
+  for (const c of summary.checks) t.true(c.ok, `${c.at} ${c.expr}: ${c.value}`);
+  t.is(summary.checks.length, 4);
+  t.is(result.code, 0, result.stderr);
+});
