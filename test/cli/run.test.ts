@@ -1,20 +1,21 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
-import { processesTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
+import { jsonOf, processesTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
+import type { Summary } from '../../src/mesh/summary.js';
 
 test.serial('run --json prints the contract summary and exits 0 when the checks hold', async (t) => {
   const tag = randomUUID();
   const result = await runCli(['run', 'scenarios/bookinfo.yaml', '--duration', '3s', '--json'], { env: { MESH_SIM_TEST_TAG: tag }, timeoutMs: 60_000 });
   t.is(result.code, 0, result.stderr);
-  const summary = JSON.parse(result.stdout);
+  const summary = jsonOf<Summary>(result);
   t.is(summary.scenario, 'bookinfo');
   t.is(summary.seed, 42);
   t.is(summary.runtime, 'process');
   t.true(summary.durationMs >= 2900 && summary.durationMs < 5000, `${summary.durationMs}`);
   for (const service of ['productpage', 'details', 'reviews', 'ratings']) {
-    t.deepEqual(Object.keys(summary.services[service]).sort(), ['errors', 'p50Ms', 'p90Ms', 'p99Ms', 'requests', 'rps', 'versions']);
+    t.deepEqual(Object.keys(summary.services[service]!).sort(), ['errors', 'p50Ms', 'p90Ms', 'p99Ms', 'requests', 'rps', 'versions']);
   }
-  t.deepEqual(Object.keys(summary.services.reviews.versions).sort(), ['v1', 'v2', 'v3']);
+  t.deepEqual(Object.keys(summary.services.reviews!.versions).sort(), ['v1', 'v2', 'v3']);
   t.true(summary.edges.some((e: { source: string; destination: string }) => e.source === 'productpage' && e.destination === 'reviews'));
   t.deepEqual(Object.keys(summary.traces).sort(), ['complete', 'count', 'maxDepth']);
   t.is(summary.traces.maxDepth, 3);
@@ -29,10 +30,10 @@ test.serial('a failing check exits 1, with the measured value in the summary', a
   const file = await scenarioFile('name: fail\nseed: 1\nservices:\n  a: {}\ntraffic: [{to: a, rps: 10, arrival: uniform}]\nchecks: ["rps(a) > 1000"]\n');
   const result = await runCli(['run', file, '--duration', '2s', '--json'], { timeoutMs: 60_000 });
   t.is(result.code, 1, result.stderr);
-  const [check] = JSON.parse(result.stdout).checks;
+  const [check] = jsonOf<Summary>(result).checks;
   t.like(check, { expr: 'rps(a) > 1000', ok: false });
   // Uniform arrivals at 10 rps fall at 100, 200, ... 1900 ms: 19 requests in 2 s.
-  t.true(Math.abs(check.value - 9.5) <= 0.5, `${check.value}`);
+  t.true(Math.abs(check!.value! - 9.5) <= 0.5, `${check!.value}`);
 });
 
 test.serial('Ctrl-C stops the mesh, prints the summary of what ran, exits 130 and leaves nothing running', async (t) => {
@@ -48,9 +49,9 @@ test.serial('Ctrl-C stops the mesh, prints the summary of what ran, exits 130 an
   const done = await result;
   t.is(done.code, 130, done.stderr);
   t.true(performance.now() - signalled < 15_000, `exited ${Math.round(performance.now() - signalled)} ms after Ctrl-C`);
-  const summary = JSON.parse(done.stdout);
+  const summary = jsonOf<Summary>(done);
   t.true(summary.interrupted);
-  t.true(summary.services.productpage.requests > 0);
+  t.true(summary.services.productpage!.requests > 0);
   t.deepEqual(await processesTagged(tag), []);
 });
 
@@ -77,9 +78,9 @@ test.serial('--nodes 1 packs every pod on one node process, and the run is the s
   t.is((await processesTagged(tag)).length, 3);
   const done = await result;
   t.is(done.code, 0, done.stderr);
-  const summary = JSON.parse(done.stdout);
-  t.true(summary.services.productpage.requests > 0);
-  t.is(summary.services.productpage.requests, summary.services.details.requests);
+  const summary = jsonOf<Summary>(done);
+  t.true(summary.services.productpage!.requests > 0);
+  t.is(summary.services.productpage!.requests, summary.services.details!.requests);
   const bad = await runCli(['run', 'scenarios/bookinfo.yaml', '--nodes', '0']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /--nodes takes a whole number from 1 to 64, not `0`/);

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { loadText, startMesh, sleep } from '../helpers/mesh.js';
-import { runCli, scenarioFile } from '../helpers/cli.js';
+import { jsonOf, runCli, scenarioFile } from '../helpers/cli.js';
 import { meshWithPrometheus, missingPrometheus, withPrometheus } from '../helpers/prometheus.js';
 import type { GradedCheck } from '../../src/cli/check.js';
 
@@ -43,7 +43,7 @@ withPrometheus("check --prometheus agrees with the run's own figures, shows each
   const file = await scenarioFile(scenario, 'graded.yaml');
   const result = await runCli(['check', file, '--prometheus', url, '--from', from.toFixed(3), '--to', to.toFixed(3), '--json']);
   t.is(result.code, 1, 'requests(web) > 100000 does not hold');
-  const { checks } = JSON.parse(result.stdout) as { checks: GradedCheck[] };
+  const { checks } = jsonOf<{ checks: GradedCheck[] }>(result);
   const by = (expr: string) => checks.find((c) => c.expr === expr)!;
 
   const requests = by('requests(api) > 100');

@@ -45,6 +45,18 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
+/**
+ * What a run printed with --json, parsed; when it printed none, a failure that says why
+ * (its exit code and what it said on stderr), not a bare JSON syntax error.
+ */
+export function jsonOf<T = unknown>(result: CliResult): T {
+  try {
+    return JSON.parse(result.stdout) as T;
+  } catch {
+    throw new Error(`mesh-sim printed no JSON (exit ${result.code ?? result.signal}); stdout: ${JSON.stringify(result.stdout.slice(0, 400))}; stderr:\n${result.stderr.slice(-4000)}`);
+  }
+}
+
 /** Processes (other than `except`) whose environment carries MESH_SIM_TEST_TAG=tag: what a run left behind. */
 export async function processesTagged(tag: string): Promise<number[]> {
   const { readdir, readFile } = await import('node:fs/promises');

@@ -4,7 +4,7 @@ import type { ExecutionContext } from 'ava';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from './cli.js';
+import { jsonOf, runCli } from './cli.js';
 import type { Summary } from '../../src/mesh/summary.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
 
@@ -18,7 +18,7 @@ export interface ShippedRun {
 export async function runShipped(t: ExecutionContext, name: string): Promise<ShippedRun> {
   const log = join(await mkdtemp(join(tmpdir(), 'mesh-sim-shipped-')), 'access.jsonl');
   const result = await runCli(['run', `scenarios/${name}.yaml`, '--json', '--access-log', log], { timeoutMs: 240_000 });
-  const summary = JSON.parse(result.stdout) as Summary;
+  const summary = jsonOf<Summary>(result);
   for (const check of summary.checks) t.true(check.ok, `${check.at ? `[${check.at}] ` : ''}${check.expr}: measured ${check.value}`);
   t.true(summary.checks.length >= 2, 'the scenario judges itself');
   t.is(result.code, 0, result.stderr.split('\n').filter((l) => /check|warning|FAIL/.test(l)).join('\n'));

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { join } from 'node:path';
-import { runCli, scenarioFile } from '../helpers/cli.js';
+import { jsonOf, runCli, scenarioFile } from '../helpers/cli.js';
 import type { Summary } from '../../src/mesh/summary.js';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
@@ -9,7 +9,7 @@ import { PACKAGE_ROOT } from '../../src/version.js';
 async function run(text: string, name: string): Promise<{ code: number | null; summary: Summary; stderr: string }> {
   const file = await scenarioFile(text, name);
   const result = await runCli(['run', file, '--json', '--seed', '5'], { timeoutMs: 120_000 });
-  return { code: result.code, summary: JSON.parse(result.stdout) as Summary, stderr: result.stderr };
+  return { code: result.code, summary: jsonOf<Summary>(result), stderr: result.stderr };
 }
 
 test('requests still in flight when the run ends are unanswered, not errors at the caller nor missing at the callee', async (t) => {

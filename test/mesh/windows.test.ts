@@ -1,5 +1,5 @@
 import test from 'ava';
-import { runCli, scenarioFile } from '../helpers/cli.js';
+import { jsonOf, runCli, scenarioFile } from '../helpers/cli.js';
 import type { Summary } from '../../src/mesh/summary.js';
 
 // Workshop auto-grading cannot flake: a timeline check judges exactly the requests that
@@ -41,7 +41,7 @@ test('the same timeline scenario gives identical check values, run after run', a
   const runs: Summary['checks'][] = [];
   for (let i = 0; i < 3; i++) {
     const result = await runCli(['run', file, '--json'], { timeoutMs: 120_000 });
-    const summary = JSON.parse(result.stdout) as Summary;
+    const summary = jsonOf<Summary>(result);
     t.is(result.code, 0, result.stderr);
     runs.push(summary.checks);
   }
@@ -95,7 +95,7 @@ timeline:
 test('a change waits for the requests of the window before it, whose calls come after its time', async (t) => {
   const file = await scenarioFile(straddling, 'straddling.yaml');
   const result = await runCli(['run', file, '--json'], { timeoutMs: 120_000 });
-  const summary = JSON.parse(result.stdout) as Summary;
+  const summary = jsonOf<Summary>(result);
   for (const c of summary.checks) t.true(c.ok, `${c.at} ${c.expr}: ${c.value}`);
   t.is(summary.checks.length, 4);
   t.is(result.code, 0, result.stderr);
