@@ -378,16 +378,17 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private async runEvent(event: TimelineEvent): Promise<void> {
     this.emit('event', event);
     const pushes = event.set !== undefined || event.apply !== undefined || event.delete !== undefined;
+    const limits = this.limitsAt(event.atMs);
     if (event.check) {
-      const window = this.windows.checkpoint(this.limitsAt(event.atMs), event.atMs);
+      const window = this.windows.checkpoint(limits, event.atMs);
       const pending = this.judgeWindow(event, window);
       this.pendingChecks.add(pending);
       void pending.finally(() => this.pendingChecks.delete(pending));
     } else if (pushes) {
       // Requests that start while the change spreads belong to no window.
-      this.windows.pause(this.limitsAt(event.atMs));
+      this.windows.pause(limits);
     } else {
-      this.windows.open(this.limitsAt(event.atMs), event.atMs);
+      this.windows.open(limits, event.atMs);
     }
     if (event.say) this.emit('say', event.say, event);
     if (pushes) {
@@ -395,7 +396,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       // Every request of the window before runs under the config it is judged by: sent
       // and answered before the change goes out (a request just under the boundary
       // still makes its calls for a few milliseconds), within a bound.
-      await this.traffic?.finishedBelow(this.limitsAt(event.atMs), DRAIN_BEFORE_PUSH_MS);
+      await this.traffic?.finishedBelow(limits, DRAIN_BEFORE_PUSH_MS);
       if (next) await this.push(next);
       // The change is in effect: a new window opens now, and the traffic takes its new
       // shape (an open loop's schedule still drawn from the event's time, so it repeats).

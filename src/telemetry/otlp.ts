@@ -127,14 +127,9 @@ export function joinEncodedSpans(groups: readonly EncodedResourceSpans[], scope 
   return Buffer.concat(parts);
 }
 
-/** One export request holding spans of one or many resources. */
+/** One export request holding spans of one or many resources, as a string (forwarders, tests). */
 export function encodeResourceSpans(groups: readonly ResourceSpans[], scope = { name: 'mesh-sim', version: '0' }): string {
-  const scopeJson = JSON.stringify(scope);
-  let out = '';
-  for (const { resource, spans } of groups) {
-    out += `${out === '' ? '' : ','}{"resource":{"attributes":${encodeAttributes(resource)}},"scopeSpans":[{"scope":${scopeJson},"spans":[${spans.map(encodeSpan).join(',')}]}]}`;
-  }
-  return `{"resourceSpans":[${out}]}`;
+  return joinEncodedSpans(groups.map(({ resource, spans }) => ({ resource, spans: spans.map(encodeSpanBytes) })), scope).toString('utf8');
 }
 
 /** One export request holding spans of one resource. */

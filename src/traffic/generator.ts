@@ -268,28 +268,18 @@ export class TrafficGenerator {
 
   /**
    * Resolves once every request numbered below `limits` has been sent (a flow that ends
-   * or a stopped generator sends no more), or after `timeoutMs`. A loaded machine sends
-   * late; a change pushed before a request scheduled ahead of it went out would reach it.
-   */
-  async sentBelow(limits: ReadonlyMap<string, number>, timeoutMs: number): Promise<void> {
-    const deadline = performance.now() + timeoutMs;
-    const behind = () => this.running && [...limits].some(([id, limit]) => {
-      const state = this.flows.get(id);
-      return state !== undefined && state.n < limit && !this.done(state) && performance.now() < this.endAt;
-    });
-    while (behind() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-
-  /**
-   * Resolves once every request numbered below `limits` has been sent and answered (or
-   * failed), or after `timeoutMs`: what a change waits for before it is pushed, so the
-   * requests of the window before it run under the config they are judged by, calls
-   * made late in their lives included.
+   * or a stopped generator sends no more) and answered (or failed), or after
+   * `timeoutMs`: what a change waits for before it is pushed. A loaded machine sends
+   * late, and a request just under the boundary still makes its calls for a while; a
+   * change pushed before either would reach a request of the window before it.
    */
   async finishedBelow(limits: ReadonlyMap<string, number>, timeoutMs: number): Promise<void> {
     const deadline = performance.now() + timeoutMs;
-    await this.sentBelow(limits, timeoutMs);
-    while (!this.settledBelow(limits) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+    const unsent = () => this.running && [...limits].some(([id, limit]) => {
+      const state = this.flows.get(id);
+      return state !== undefined && state.n < limit && !this.done(state) && performance.now() < this.endAt;
+    });
+    while ((unsent() || !this.settledBelow(limits)) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
   }
 
   /** Whether every request of each flow numbered below `limits` has been answered (or failed). */

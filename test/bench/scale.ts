@@ -55,7 +55,7 @@ function latency(session: MeshSession, service: string, fromMs: number, toMs: nu
  * Drives the root at `rps` for `seconds`, after `settleSeconds` at that rate; what the
  * root's callers saw, and what was sent. A step up in rate grows every connection pool
  * on the way (each new connection between sidecars is a TLS handshake, 1.5-2.7 ms of CPU
- * in Node against well under a millisecond in Envoy), and for a few seconds p99 reads
+ * here, both sides counted), and for a few seconds p99 reads
  * that growth, not the mesh at that rate; the settle lets the pools reach their size.
  */
 async function step(session: MeshSession, flow: TrafficFlow, rps: number, seconds: number, settleSeconds = 1) {
