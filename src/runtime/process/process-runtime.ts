@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import type { Address, InstancePlan, MeshEnvironment, Observability, ObservabilityOptions, Runtime, RuntimeDefinition, RuntimeHooks, RuntimeOptions, RuntimePreparation } from '../runtime.js';
-import { freePorts } from './ports.js';
+import { freePorts, releasePorts } from './ports.js';
 import { LineSplitter } from '../lines.js';
 import { RunRecord, removeProcessRuns } from '../run-record.js';
 import { plural } from '../../words.js';
@@ -34,7 +34,7 @@ interface Member extends PodMember {
   ended: () => void;
 }
 
-type Pod = PodState<Member> & { launches: number };
+type Pod = PodState<Member> & { launches: number; ports?: number[] };
 
 export class ProcessRuntime extends PodRuntime<Member> implements Runtime, NodeListener {
   readonly name = 'process' as const;
@@ -88,7 +88,10 @@ export class ProcessRuntime extends PodRuntime<Member> implements Runtime, NodeL
     pod.launches = (pod.launches ?? 0) + 1;
     const launch = pod.launches;
     pod.members = [];
-    const [app, inbound, outbound, admin] = await freePorts(4);
+    // A relaunched pod's old listeners are gone: its ports go back to the pool.
+    if (pod.ports) releasePorts(pod.ports);
+    pod.ports = await freePorts(4);
+    const [app, inbound, outbound, admin] = pod.ports;
     const spec = podSpec(pod.plan, pod.env, {
       ports: { app: app!, inbound: inbound!, outbound: outbound!, admin: admin! },
       listenHost: LOOPBACK,
