@@ -7,6 +7,7 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import httpProxy from 'http-proxy';
+import { loopbackAgent } from '../loopback/pod-loopback.js';
 import { HEADER, serviceFqdn } from '../control/protocol.js';
 import { formatFlags, type ResponseFlag } from '../policy/flags.js';
 import { authorize } from '../policy/security.js';
@@ -46,7 +47,8 @@ function connectionSecurity(req: IncomingMessage, ownSpiffe: string | undefined)
 
 export class Inbound {
   private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+  // To the app over the pod's loopback: in memory when both share a node.
+  private readonly agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   private readonly target: { protocol: string; host: string; port: number };
   private readonly cluster: string;
   private readonly workload: { namespace: string; labels: Record<string, string> };

@@ -25,6 +25,7 @@ import { inboundListener, type InboundCounters } from './inbound-listener.js';
 import { Passthrough } from './passthrough.js';
 import { TcpProxy } from './tcp-proxy.js';
 import { listenOn } from '../listen.js';
+import { offerLoopback } from '../loopback/pod-loopback.js';
 import { TcpInbound } from './tcp-inbound.js';
 import { mtlsModeFor } from '../policy/security.js';
 import { podLabelsOf } from '../identity/labels.js';
@@ -129,6 +130,8 @@ export class Sidecar {
     this.servers.push(admin, outbound);
     await listen(admin, at.admin, at.host);
     await listen(outbound, at.outbound, at.outboundHost ?? at.host);
+    // The app reaches it over the pod's loopback, in memory when they share a node.
+    offerLoopback(outbound, at.outboundHost ?? at.host, (outbound.address() as net.AddressInfo).port);
     if (mode !== 'gateway' && app) {
       const inbound = http.createServer(passthrough
         ? (req, res) => passthrough.inbound(req, res)

@@ -12,6 +12,7 @@ import { attemptKey, planRequest, type PlannedCall, type PlannedStep } from './p
 import type { WorkloadBoot } from './boot.js';
 import { listenOn } from '../listen.js';
 import { WorkTimer } from './work-timer.js';
+import { loopbackAgent, offerLoopback } from '../loopback/pod-loopback.js';
 
 /** Headers that belong to one hop and are not copied onto calls. */
 const HOP_HEADERS = new Set([
@@ -41,7 +42,8 @@ function body(identity: string, size: number): Buffer {
 
 export class Workload {
   private snapshot: WorkloadSnapshot;
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+  // To its own sidecar over the pod's loopback: in memory when both share a node.
+  private readonly agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
   private direct = 0;
   private readonly timer = new WorkTimer();
   readonly server: http.Server;
@@ -57,8 +59,10 @@ export class Workload {
     this.snapshot = snapshot;
   }
 
-  listen(): Promise<number> {
-    return listenOn(this.server, this.boot.listen.port, this.boot.listen.host);
+  async listen(): Promise<number> {
+    const port = await listenOn(this.server, this.boot.listen.port, this.boot.listen.host);
+    offerLoopback(this.server, this.boot.listen.host, port);
+    return port;
   }
 
   close(): void {
