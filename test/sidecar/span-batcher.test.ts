@@ -71,3 +71,15 @@ test('a refused batch is kept and sent at the next try; past the bound the oldes
   await batcher.stop();
   t.is(batcher.queued, 0);
 });
+
+test('a busy flow goes in batches of at most maxBatch, every span sent', async (t) => {
+  const exporter = new FakeExporter();
+  const batcher = new SpanBatcher(exporter, 1000, 4, 50_000, 5);
+  const began = performance.now();
+  for (let i = 0; i < 10; i++) batcher.add({ 'service.name': 'a' }, span(i));
+  await until(() => exporter.batches.reduce((n, b) => n + b.spans, 0) === 10, 5000);
+  t.true(exporter.batches.every((b) => b.spans <= 4), `batches of ${exporter.batches.map((b) => b.spans).join(', ')}`);
+  t.is(exporter.batches.reduce((n, b) => n + b.spans, 0), 10);
+  t.true(exporter.batches.at(-1)!.at - began < 500, 'full batches do not wait for the interval');
+  await batcher.stop();
+});
