@@ -4,14 +4,16 @@
 // routing rules, retries, identity or telemetry (a real pod without Envoy has none). A
 // connection the other end resets is reset here too, as the app would see it.
 
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import httpProxy from 'http-proxy';
 import { serviceFromAuthority, type SidecarSnapshot } from '../control/protocol.js';
 import { destinationOf } from './outbound.js';
+import { loopbackAgent } from '../loopback/pod-loopback.js';
 
 export class Passthrough {
   private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
-  private readonly agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
+  // Its own app over the pod's loopback (in memory on a node); other pods over TCP.
+  private readonly agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
   private next = 0;
 
   constructor(
