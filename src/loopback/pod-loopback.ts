@@ -12,7 +12,7 @@
 // container) is reached over TCP as before: the agent falls back to net.connect.
 
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import { Duplex } from 'node:stream';
 
 const listening = new Map<string, http.Server>();
@@ -42,7 +42,7 @@ export class LoopbackSocket extends Duplex {
   readonly localPort: number;
   readonly remoteAddress: string;
   readonly remotePort: number;
-  readonly remoteFamily = 'IPv4';
+  readonly remoteFamily: 'IPv4' | 'IPv6';
   readonly connecting = false;
   readonly encrypted = false;
 
@@ -52,6 +52,7 @@ export class LoopbackSocket extends Duplex {
     this.localPort = ends.localPort;
     this.remoteAddress = ends.remoteAddress;
     this.remotePort = ends.remotePort;
+    this.remoteFamily = net.isIPv6(ends.remoteAddress) ? 'IPv6' : 'IPv4';
   }
 
   override _read(): void {}
@@ -101,15 +102,17 @@ export class LoopbackSocket extends Duplex {
     }
   }
   address(): net.AddressInfo {
-    return { address: this.localAddress, port: this.localPort, family: 'IPv4' };
+    return { address: this.localAddress, port: this.localPort, family: this.remoteFamily };
   }
 }
 
 /** Two connected ends: the client's, and the one a server accepts. */
 export function loopbackPair(host: string, port: number): [client: LoopbackSocket, server: LoopbackSocket] {
   const source = sourcePort();
-  const client = new LoopbackSocket({ localAddress: '127.0.0.1', localPort: source, remoteAddress: host, remotePort: port });
-  const server = new LoopbackSocket({ localAddress: host, localPort: port, remoteAddress: '127.0.0.1', remotePort: source });
+  // A connection to a loopback address comes from that address, as the kernel picks it.
+  const from = net.isIPv6(host) ? '::1' : '127.0.0.1';
+  const client = new LoopbackSocket({ localAddress: from, localPort: source, remoteAddress: host, remotePort: port });
+  const server = new LoopbackSocket({ localAddress: host, localPort: port, remoteAddress: from, remotePort: source });
   client.peer = server;
   server.peer = client;
   return [client, server];

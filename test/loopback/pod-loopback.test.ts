@@ -144,3 +144,29 @@ test('a caller that goes away mid-request closes the server\'s response', async 
   agent.destroy();
   s.close();
 });
+
+test('over ::1 both ends speak IPv6, as the kernel would', async (t) => {
+  let seen: { remoteAddress?: string; remoteFamily?: string } = {};
+  const s = http.createServer((req, res) => {
+    seen = { remoteAddress: req.socket.remoteAddress, remoteFamily: req.socket.remoteFamily };
+    res.end();
+  });
+  const port = await listenOn(s, 0, '::1').catch(() => undefined);
+  if (port === undefined) return t.pass('no IPv6 loopback on this machine');
+  offerLoopback(s, '::1', port);
+  const agent = loopbackAgent({ keepAlive: true });
+  const { socket } = await new Promise<{ socket: net.Socket }>((resolve, reject) => {
+    const req = http.request({ host: '::1', port, agent }, (res) => {
+      const socket = res.socket;
+      res.resume().on('end', () => resolve({ socket }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.true(socket instanceof LoopbackSocket);
+  t.is(seen.remoteAddress, '::1');
+  t.is(seen.remoteFamily, 'IPv6');
+  t.is(socket.localAddress, '::1');
+  agent.destroy();
+  s.close();
+});
