@@ -38,13 +38,10 @@ function configure(server: http.Server): void {
   server.requestTimeout = 0;
 }
 
-function listen(server: http.Server, port: number, host: string): Promise<void> {
+/** An HTTP listener, configured as every sidecar listener is; resolves with the port bound. */
+function listen(server: http.Server, port: number, host: string): Promise<number> {
   configure(server);
-  return listenNet(server, port, host);
-}
-
-async function listenNet(server: net.Server, port: number, host: string): Promise<void> {
-  await listenOn(server, port, host);
+  return listenOn(server, port, host);
 }
 
 /** Resolves once something accepts TCP connections at host:port. */
@@ -129,9 +126,9 @@ export class Sidecar {
     outbound.on('connect', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => (passthrough ? socket.destroy() : this.tcpProxy.connect(req, socket, head)));
     this.servers.push(admin, outbound);
     await listen(admin, at.admin, at.host);
-    await listen(outbound, at.outbound, at.outboundHost ?? at.host);
+    const outboundHost = at.outboundHost ?? at.host;
     // The app reaches it over the pod's loopback, in memory when they share a node.
-    offerLoopback(outbound, at.outboundHost ?? at.host, (outbound.address() as net.AddressInfo).port);
+    offerLoopback(outbound, outboundHost, await listen(outbound, at.outbound, outboundHost));
     if (mode !== 'gateway' && app) {
       const inbound = http.createServer(passthrough
         ? (req, res) => passthrough.inbound(req, res)
@@ -147,7 +144,7 @@ export class Sidecar {
       this.reconcileInbound = listener.reconcile;
       this.closeInbound = listener.closeAll;
       this.servers.push(inbound, listener.server);
-      await listenNet(listener.server, at.inbound, at.host);
+      await listenOn(listener.server, at.inbound, at.host);
       // Like a readiness gate: the control plane hears from us once the app answers.
       await waitForPort(app.host, app.port, this.waiting, () => onWaitForApp(`waiting for the app to listen on ${app.host}:${app.port}`));
     }

@@ -81,9 +81,13 @@ async function onePort(host: string, range: PortRange | undefined, random: () =>
   }
 }
 
+/** This machine's safe range, read once: the ephemeral range does not move under a run. */
+let machineRange: { range: PortRange | undefined } | undefined;
+
 /** `count` distinct ports free on `host` now, none handed out before by this process. */
 export async function freePorts(count: number, host = '127.0.0.1', options: FreePortsOptions = {}): Promise<number[]> {
-  const range = options.range ?? safeRange();
+  machineRange ??= { range: safeRange() };
+  const range = options.range ?? machineRange.range;
   const random = options.random ?? Math.random;
   return Promise.all(Array.from({ length: count }, () => onePort(host, range, random)));
 }

@@ -200,6 +200,8 @@ export class ProcessRuntime extends PodRuntime<Member> implements Runtime, NodeL
 
   protected override async forget(pod: PodState<Member>): Promise<void> {
     for (const n of this.nodes) n.pods.delete(pod.plan.id);
+    const { ports } = pod as Pod;
+    if (ports) releasePorts(ports);
     await this.rememberAll();
     await this.prometheus?.setTargets(this.adminAddresses());
   }
