@@ -3,7 +3,9 @@ import net from 'node:net';
 import { ephemeralRange, freePorts, releasePorts, safeRange } from '../../src/runtime/process/ports.js';
 
 // Ports for pods: never from the range the kernel draws outgoing source ports from,
-// never the same one twice to callers that ask at once.
+// never the same one twice to callers that ask at once. The tests that draw ports run
+// one at a time: they share this process's reservations and the range, and one
+// test's random probe may hold another's fixed port for a moment.
 
 test('the ephemeral range is read from /proc on Linux, and IANA\'s elsewhere', (t) => {
   t.deepEqual(ephemeralRange(() => '32768\t60999\n'), [32768, 60999]);
@@ -18,14 +20,14 @@ test('the range handed out lies outside the ephemeral range, on its wider side',
   t.is(safeRange([1024, 65000]), undefined, 'too little room either side: the kernel picks');
 });
 
-test('ports come from outside this machine\'s ephemeral range', async (t) => {
+test.serial('ports come from outside this machine\'s ephemeral range', async (t) => {
   const [low, high] = ephemeralRange();
   const ports = await freePorts(40);
   for (const port of ports) t.true(port < low || port > high, `${port} is inside ${low}-${high}`);
   releasePorts(ports);
 });
 
-test('concurrent callers never get the same port, even when every draw collides', async (t) => {
+test.serial('concurrent callers never get the same port, even when every draw collides', async (t) => {
   // A fixed random makes every caller try the same port first: only the reservation
   // keeps them apart.
   let n = 0;
@@ -37,9 +39,9 @@ test('concurrent callers never get the same port, even when every draw collides'
   releasePorts(all);
 });
 
-test('a port something else listens on is skipped', async (t) => {
+test.serial('a port something else listens on is skipped', async (t) => {
   const busy = net.createServer();
-  await new Promise<void>((resolve) => busy.listen(23100, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => busy.once('error', reject).listen(23100, '127.0.0.1', resolve));
   try {
     let first = true;
     // First draw lands on the busy port, the next on its neighbour.
@@ -52,7 +54,7 @@ test('a port something else listens on is skipped', async (t) => {
   }
 });
 
-test('a crowded range falls back to a port the kernel picks, still distinct', async (t) => {
+test.serial('a crowded range falls back to a port the kernel picks, still distinct', async (t) => {
   const taken = await freePorts(1, '127.0.0.1', { range: [23200, 23200] });
   const more = await freePorts(3, '127.0.0.1', { range: [23200, 23200] });
   t.false(more.includes(taken[0]!));
@@ -60,7 +62,7 @@ test('a crowded range falls back to a port the kernel picks, still distinct', as
   releasePorts([...taken, ...more]);
 });
 
-test('released ports can be handed out again', async (t) => {
+test.serial('released ports can be handed out again', async (t) => {
   const random = () => 0;
   const [a] = await freePorts(1, '127.0.0.1', { range: [23300, 23300], random });
   releasePorts([a!]);
