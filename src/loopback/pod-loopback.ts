@@ -14,15 +14,20 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
+import { ephemeralRange } from '../runtime/process/ports.js';
 
 const listening = new Map<string, http.Server>();
 const key = (host: string | null | undefined, port: number | string | null | undefined) => `${host ?? 'localhost'}:${port}`;
 
-/** Source ports as the kernel would give them: counting up through the ephemeral range. */
-let nextSourcePort = 32768 + Math.floor(Math.random() * 20000);
+/** Source ports as the kernel would give them: counting up through this machine's ephemeral range. */
+let sourcePorts: { low: number; high: number; next: number } | undefined;
 function sourcePort(): number {
-  nextSourcePort = nextSourcePort >= 60999 ? 32768 : nextSourcePort + 1;
-  return nextSourcePort;
+  if (!sourcePorts) {
+    const [low, high] = ephemeralRange();
+    sourcePorts = { low, high, next: low + Math.floor(Math.random() * (high - low + 1)) };
+  }
+  sourcePorts.next = sourcePorts.next >= sourcePorts.high ? sourcePorts.low : sourcePorts.next + 1;
+  return sourcePorts.next;
 }
 
 interface Ends {
@@ -107,10 +112,11 @@ export class LoopbackSocket extends Duplex {
 }
 
 /** Two connected ends: the client's, and the one a server accepts. */
-export function loopbackPair(host: string, port: number): [client: LoopbackSocket, server: LoopbackSocket] {
+export function loopbackPair(host: string, port: number, localAddress?: string): [client: LoopbackSocket, server: LoopbackSocket] {
   const source = sourcePort();
-  // A connection to a loopback address comes from that address, as the kernel picks it.
-  const from = net.isIPv6(host) ? '::1' : '127.0.0.1';
+  // A connection to a loopback address comes from that address, as the kernel picks it,
+  // unless the client bound a source address of its own.
+  const from = localAddress ?? (net.isIPv6(host) ? '::1' : '127.0.0.1');
   const client = new LoopbackSocket({ localAddress: from, localPort: source, remoteAddress: host, remotePort: port });
   const server = new LoopbackSocket({ localAddress: host, localPort: port, remoteAddress: from, remotePort: source });
   client.peer = server;
@@ -140,10 +146,10 @@ export function loopbackServer(host: string | null | undefined, port: number | s
 export function loopbackAgent(options: http.AgentOptions): http.Agent {
   const agent = new http.Agent(options);
   const overTcp = (agent as unknown as { createConnection: (o: net.NetConnectOpts, cb: unknown) => Duplex }).createConnection.bind(agent);
-  (agent as unknown as { createConnection: unknown }).createConnection = (o: { host?: string; port?: number }, callback: unknown): Duplex => {
+  (agent as unknown as { createConnection: unknown }).createConnection = (o: { host?: string; port?: number; localAddress?: string }, callback: unknown): Duplex => {
     const server = loopbackServer(o.host, o.port);
     if (!server) return overTcp(o as net.NetConnectOpts, callback);
-    const [client, accepted] = loopbackPair(o.host ?? '127.0.0.1', Number(o.port));
+    const [client, accepted] = loopbackPair(o.host ?? '127.0.0.1', Number(o.port), o.localAddress);
     server.emit('connection', accepted);
     return client;
   };

@@ -19,6 +19,7 @@ import { decodePeer, PLAINTEXT, type ConnectionSecurity } from './identity.js';
 import { firstHeader, headerBytes, outgoingHeaderBytes, recordRequest, socketAddress, type SidecarContext } from './context.js';
 import { nowMs } from './telemetry.js';
 import { podLabelsOf } from '../identity/labels.js';
+import { inboundBindAddress } from './inbound-bind.js';
 
 /** What the app's answer was, kept on the response itself (cheaper than a WeakMap per request). */
 const UPSTREAM = Symbol('upstream');
@@ -47,8 +48,8 @@ function connectionSecurity(req: IncomingMessage, ownSpiffe: string | undefined)
 
 export class Inbound {
   private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
-  // To the app over the pod's loopback: in memory when both share a node.
-  private readonly agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+  // To the app over the pod's loopback (in memory when both share a node), from Istio's 127.0.0.6.
+  private readonly agent: http.Agent;
   private readonly target: { protocol: string; host: string; port: number };
   private readonly cluster: string;
   private readonly workload: { namespace: string; labels: Record<string, string> };
@@ -57,6 +58,7 @@ export class Inbound {
     this.workload = { namespace: ctx.boot.namespace, labels: podLabelsOf(ctx.boot.service, ctx.boot.version) };
     const app = ctx.boot.app!;
     this.target = { protocol: 'http:', host: app.host, port: app.port };
+    this.agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo', localAddress: inboundBindAddress(app.host) });
     // Istio names the inbound cluster by the service's port, not the port the app happens to listen on.
     this.cluster = `inbound|${ctx.boot.servicePort}||`;
     this.proxy.on('proxyRes', (proxyRes, req, res) => {

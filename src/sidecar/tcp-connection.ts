@@ -22,6 +22,14 @@ export interface TcpConnection {
   upstreamCluster: string;
   /** The SNI the client sent (the destination side of mutual TLS). */
   serverName: string | null;
+  /** Both ends' addresses, read as it opens: a closed socket no longer knows them. */
+  addresses?: ConnectionAddresses;
+}
+
+interface ConnectionAddresses {
+  upstreamLocal: string | null;
+  downstreamLocal: string | null;
+  downstreamRemote: string | null;
 }
 
 export interface ConnectionEnd {
@@ -29,14 +37,18 @@ export interface ConnectionEnd {
   status: number;
   sent: number;
   received: number;
-  downstream: net.Socket;
-  upstream: net.Socket | undefined;
   /** False where no access-log line is written for it. */
   log: boolean;
 }
 
-export function connectionOpened(ctx: SidecarContext, c: TcpConnection): void {
+/** Counts the connection as open, and notes its addresses while its sockets still know them. */
+export function connectionOpened(ctx: SidecarContext, c: TcpConnection, downstream: net.Socket, upstream: net.Socket | undefined): void {
   ctx.metrics.tcp.opened(c.labels);
+  c.addresses = {
+    upstreamLocal: upstream ? socketAddress(upstream.localAddress, upstream.localPort) : null,
+    downstreamLocal: socketAddress(downstream.localAddress, downstream.localPort),
+    downstreamRemote: socketAddress(downstream.remoteAddress, downstream.remotePort),
+  };
 }
 
 export function connectionClosed(ctx: SidecarContext, c: TcpConnection, end: ConnectionEnd): void {
@@ -49,9 +61,9 @@ export function connectionClosed(ctx: SidecarContext, c: TcpConnection, end: Con
       status: 0, flags: parseFlags(labels.flags), details: null, bytesReceived: end.received, bytesSent: end.sent, requestHeaderBytes: 0, responseHeaderBytes: 0,
       upstreamHost: c.upstreamHost, upstreamCluster: c.upstreamCluster, upstreamServiceTime: null, attempts: 1,
       requestId: null, traceparent: null, userAgent: null, forwardedFor: null, routeName: null,
-      upstreamLocalAddress: end.upstream ? socketAddress(end.upstream.localAddress, end.upstream.localPort) : null,
-      downstreamLocalAddress: socketAddress(end.downstream.localAddress, end.downstream.localPort),
-      downstreamRemoteAddress: socketAddress(end.downstream.remoteAddress, end.downstream.remotePort),
+      upstreamLocalAddress: c.addresses?.upstreamLocal ?? null,
+      downstreamLocalAddress: c.addresses?.downstreamLocal ?? null,
+      downstreamRemoteAddress: c.addresses?.downstreamRemote ?? null,
       serverName: c.serverName, source: labels.source, destination: labels.destination, destinationService: labels.destinationService, security: labels.security,
     });
   }

@@ -13,6 +13,7 @@ import { decodePeer, PLAINTEXT, UNKNOWN_PEER, type ConnectionSecurity, type Peer
 import type { SidecarContext } from './context.js';
 import { nowMs } from './telemetry.js';
 import { connectionClosed, connectionOpened, pipeCounted, type TcpConnection } from './tcp-connection.js';
+import { inboundBindAddress } from './inbound-bind.js';
 
 /** The metadata line is a few dozen bytes; a peer that sends more before a newline is not a sidecar. */
 const MAX_PEER_LINE = 1024;
@@ -54,7 +55,7 @@ export class TcpInbound {
 
   private forward(socket: net.Socket, source: Peer, key: string | undefined, rest: Buffer): void {
     const app = this.ctx.boot.app!;
-    const upstream = net.connect(app.port, app.host);
+    const upstream = net.connect({ port: app.port, host: app.host, localAddress: inboundBindAddress(app.host) });
     const connection: TcpConnection = {
       labels: { reporter: 'destination', source, destination: this.ctx.self, destinationService: this.ctx.boot.service, flags: '-', security: this.security(socket) },
       startMs: nowMs(), key, upstreamHost: `${app.host}:${app.port}`, upstreamCluster: `inbound|${this.ctx.boot.servicePort}||`,
@@ -62,21 +63,21 @@ export class TcpInbound {
     };
     upstream.once('connect', () => {
       if (rest.length > 0) upstream.write(rest);
-      connectionOpened(this.ctx, connection);
+      connectionOpened(this.ctx, connection, socket, upstream);
       this.open.add(socket);
       pipeCounted(socket, upstream, (sent, received) => {
         this.open.delete(socket);
-        connectionClosed(this.ctx, connection, { status: 200, sent, received, downstream: socket, upstream, log: true });
+        connectionClosed(this.ctx, connection, { status: 200, sent, received, log: true });
       });
       socket.resume();
     });
     upstream.once('error', () => {
       if (this.open.has(socket)) return;
       // The app does not listen: Envoy's UF, a connection closed at once.
-      socket.destroy();
       const failed = { ...connection, labels: { ...connection.labels, flags: 'UF' } };
-      connectionOpened(this.ctx, failed);
-      connectionClosed(this.ctx, failed, { status: 503, sent: 0, received: 0, downstream: socket, upstream: undefined, log: false });
+      connectionOpened(this.ctx, failed, socket, undefined);
+      connectionClosed(this.ctx, failed, { status: 503, sent: 0, received: 0, log: false });
+      socket.destroy();
     });
   }
 

@@ -81,11 +81,11 @@ export class TcpProxy {
       if (mtls) socket.write(`${encodePeer(this.ctx.self)}\t${key}\n`);
       client.write('HTTP/1.1 200 Connection established\r\n\r\n');
       if (head.length > 0) socket.write(head);
-      connectionOpened(this.ctx, connection);
+      connectionOpened(this.ctx, connection, client, socket);
       this.open.add(client);
       pipeCounted(client, socket, (sent, received) => {
         this.open.delete(client);
-        connectionClosed(this.ctx, connection, { status: 200, sent, received, downstream: client, upstream: socket, log: true });
+        connectionClosed(this.ctx, connection, { status: 200, sent, received, log: true });
       });
     });
     socket.once('error', () => {
@@ -106,8 +106,8 @@ export class TcpProxy {
       startMs: nowMs(), key, upstreamHost: null,
       upstreamCluster: clusterName(service, this.ctx.snapshot()?.services[service]?.port ?? 0, undefined), serverName: null,
     };
-    connectionOpened(this.ctx, connection);
-    connectionClosed(this.ctx, connection, { status: reply.status, sent: 0, received: 0, downstream: client, upstream: undefined, log: true });
+    connectionOpened(this.ctx, connection, client, undefined);
+    connectionClosed(this.ctx, connection, { status: reply.status, sent: 0, received: 0, log: true });
   }
 
   close(): void {

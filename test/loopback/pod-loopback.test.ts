@@ -4,6 +4,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { LoopbackSocket, loopbackAgent, offerLoopback } from '../../src/loopback/pod-loopback.js';
 import { listenOn } from '../../src/listen.js';
+import { ephemeralRange } from '../../src/runtime/process/ports.js';
 
 // A pod's loopback in memory: what an app and its sidecar on one node see must be what
 // they would see over TCP on 127.0.0.1, only cheaper.
@@ -62,9 +63,34 @@ test('both ends see the addresses TCP on 127.0.0.1 would show', async (t) => {
   t.is(seen.remoteAddress, '127.0.0.1');
   t.is(seen.localPort, port);
   t.is(seen.remotePort, socket.localPort, 'the server sees the client\'s source port');
-  t.true(socket.localPort! >= 32768 && socket.localPort! <= 60999, 'a source port from the ephemeral range');
+  const [low, high] = ephemeralRange();
+  t.true(socket.localPort! >= low && socket.localPort! <= high, 'a source port from this machine\'s ephemeral range');
   t.is(socket.remotePort, port);
   agent.destroy();
+  s.close();
+});
+
+test('a client bound to a source address shows it on both ends, in memory as over TCP', async (t) => {
+  let seen: string | undefined;
+  const { server: s, port } = await server((req, res) => {
+    seen = req.socket.remoteAddress;
+    res.end();
+  });
+  // Istio's sidecar reaches its app from 127.0.0.6; this machine binds it, as Linux does.
+  const inMemory = loopbackAgent({ keepAlive: true, localAddress: '127.0.0.6' });
+  const viaMemory = await get(inMemory, port);
+  t.true(viaMemory.socket instanceof LoopbackSocket);
+  t.is(viaMemory.socket.localAddress, '127.0.0.6');
+  t.is(seen, '127.0.0.6');
+  if (process.platform === 'linux') {
+    const overTcp = new http.Agent({ keepAlive: true, localAddress: '127.0.0.6' });
+    const viaTcp = await get(overTcp, port);
+    t.true(viaTcp.socket instanceof net.Socket);
+    t.is(viaTcp.socket.localAddress, viaMemory.socket.localAddress, 'the same source address as over TCP');
+    t.is(seen, '127.0.0.6');
+    overTcp.destroy();
+  }
+  inMemory.destroy();
   s.close();
 });
 

@@ -103,6 +103,9 @@ test.serial('TCP connections are split by the tcp route, proxied over mutual TLS
     t.true(outbound.length >= flow.requests && inboundLines.length >= flow.requests, `${outbound.length} and ${inboundLines.length} lines`);
     t.true(outbound.every((e) => e.method === null && e.path === null && e.response_code === 0 && e.workload === 'istio-ingressgateway'
       && /^outbound\|9000\|v[12]\|tcp-echo\.default\.svc\.cluster\.local$/.test(e.upstream_cluster) && e.bytes_received > 0 && e.bytes_sent > e.bytes_received));
+    // Addresses are read as the connection opens: a line written at close still has both ends.
+    t.true(tcpLines.every((e) => /:\d+$/.test(e.upstream_local_address ?? '') && /:\d+$/.test(e.downstream_local_address ?? '') && /:\d+$/.test(e.downstream_remote_address ?? '')), 'every address field is filled');
+    if (process.platform === 'linux') t.true(inboundLines.every((e) => /^127\.0\.0\.6:\d+$/.test(e.upstream_local_address ?? '')), 'the sidecar reaches its app from Istio\'s 127.0.0.6');
     t.true(inboundLines.every((e) => e.upstream_cluster === 'inbound|9000||' && /^outbound_\.9000_\.v[12]_\.tcp-echo\.default\.svc\.cluster\.local$/.test(e.requested_server_name ?? '')));
   } finally {
     await session.shutdown();

@@ -49,7 +49,7 @@ async function runOnDocker(text: string | undefined, seconds: number, during?: (
 run('Bookinfo on containers gives the same shape of summary as on processes, then leaves nothing behind', async (t) => {
   if (!needDocker(t)) return;
   let observed: { containers: Docker.ContainerInfo[]; prometheusTargets: number; queryOk: boolean } | undefined;
-  const { session, summary } = await runOnDocker(undefined, 25, async (s) => {
+  const { session, summary, access } = await runOnDocker(undefined, 25, async (s) => {
     const observability = await s.startObservability();
     const containers = await containersOf(s.runId);
     let prometheusTargets = 0;
@@ -78,6 +78,9 @@ run('Bookinfo on containers gives the same shape of summary as on processes, the
   t.true(Object.values(summary.services.reviews!.versions).every((n) => n > 0));
   t.deepEqual(summary.traces, { count: answered, complete: answered, maxDepth: 3 });
   t.deepEqual(summary.edges.map((e) => `${e.source}→${e.destination}`), ['istio-ingressgateway→productpage', 'productpage→details', 'productpage→reviews', 'reviews→ratings']);
+  // In the pod's shared network namespace, the sidecar reaches its app from Istio's 127.0.0.6.
+  const inboundLines = access.filter((e) => e.reporter === 'destination' && e.upstream_host !== null);
+  t.true(inboundLines.length > 0 && inboundLines.every((e) => /^127\.0\.0\.6:\d+$/.test(e.upstream_local_address ?? '')), 'inbound upstream_local_address is 127.0.0.6');
 
   // What ran: pods of two containers sharing a network namespace, labelled, unprivileged.
   const containers = observed!.containers;
