@@ -236,7 +236,17 @@ export function cannotHonour(why: string) {
   });
 }
 
-/** A deprecated field mesh-sim takes as Istio does, with a warning naming its replacement. */
+/**
+ * A deprecated field mesh-sim takes as Istio does, with a warning naming its
+ * replacement. Istio still reads it, so a value it would refuse is an error, not
+ * quietly dropped (a dropped `percent` would inject nothing, with no word why).
+ */
 export function deprecated<T>(schema: z.ZodType<T>, why: string) {
-  return noEffect(schema, `deprecated: ${why}`);
+  return z.unknown().transform((value, ctx): T => {
+    if (reportUnknownKeys) ctx.addIssue({ code: 'custom', message: `deprecated: ${why}`, params: WARNING });
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] as (string | number)[] });
+    return z.NEVER;
+  });
 }

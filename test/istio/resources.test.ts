@@ -201,6 +201,23 @@ test("problems are said in Istio's field names, with a did-you-mean, at their li
   ]);
 });
 
+test('a deprecated field Istio still reads is checked as Istio checks it, not dropped', (t) => {
+  const at = (value: string) => errors(bookinfo + yaml`
+    istio:
+      - apiVersion: networking.istio.io/v1
+        kind: VirtualService
+        metadata: {name: ratings}
+        spec:
+          hosts: [ratings]
+          http:
+            - fault: {delay: {percent: ${value}, fixedDelay: 1s}}
+              route: [{destination: {host: ratings}}]
+  `);
+  t.deepEqual(at('150'), ['test.yaml:16:36: istio[0].spec.http[0].fault.delay.percent: a percentage from 0 to 100, not 150']);
+  t.deepEqual(at('[[-1]]'), ['test.yaml:16:36: istio[0].spec.http[0].fault.delay.percent: expected a percentage, got a list']);
+  t.deepEqual(at('50'), [], 'a good value loads, with its deprecation warning');
+});
+
 test('a field mesh-sim cannot honour is an error that says why; one that changes nothing here is a warning', (t) => {
   const text = bookinfo + yaml`
     istio:
