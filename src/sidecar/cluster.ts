@@ -3,8 +3,6 @@
 // as Envoy's power of two choices), its circuit breakers (connection pool, retries in
 // flight), its outlier detection and panic threshold. Named as Istio names outbound clusters.
 
-import http from 'node:http';
-import https from 'node:https';
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Endpoint } from '../control/protocol.js';
@@ -14,6 +12,7 @@ import { usesMutualTls } from '../policy/security.js';
 import { podLabelsOf } from '../identity/labels.js';
 import type { SidecarTls } from './mtls.js';
 import { ConnectionPool } from '../policy/connection-pool.js';
+import { HttpPool, HttpsPool, type UpstreamPool } from './upstream-pool.js';
 import { OutlierDetector, type OutlierEvent } from '../policy/outlier.js';
 
 export function clusterName(service: string, port: number, subset: string | undefined): string {
@@ -27,41 +26,12 @@ export function hostKey(endpoint: Endpoint): string {
   return `${endpoint.host}:${endpoint.port}`;
 }
 
-const SERVED = Symbol('requestsServed');
-type CountedSocket = Socket & { [SERVED]?: number };
-
-/**
- * Keep-alive connections that serve at most `maxRequestsPerConnection` requests each
- * (Istio's connectionPool.http.maxRequestsPerConnection; 0 is no limit) and close
- * after `idleTimeoutMs` unused; the same for plaintext (http.Agent) and mutual TLS (https.Agent).
- */
-interface ConnectionLimits {
-  maxRequestsPerConnection: number;
-  idleTimeoutMs: number | undefined;
-}
-type LimitedAgent = http.Agent & ConnectionLimits;
-
-function limited(agent: http.Agent): LimitedAgent {
-  const out = agent as LimitedAgent;
-  out.maxRequestsPerConnection = 0;
-  out.idleTimeoutMs = undefined;
-  const keep = (http.Agent.prototype.keepSocketAlive as unknown as (this: http.Agent, s: Socket) => boolean);
-  (out as unknown as { keepSocketAlive(socket: Socket): boolean }).keepSocketAlive = (socket: Socket) => {
-    const counted = socket as CountedSocket;
-    counted[SERVED] = (counted[SERVED] ?? 0) + 1;
-    if (out.maxRequestsPerConnection > 0 && counted[SERVED] >= out.maxRequestsPerConnection) return false;
-    const kept = keep.call(out, socket);
-    if (kept && out.idleTimeoutMs !== undefined) socket.setTimeout(out.idleTimeoutMs);
-    return kept;
-  };
-  return out;
-}
 const AGENT_OPTIONS = { keepAlive: true, maxSockets: Infinity, maxFreeSockets: 512, scheduling: 'lifo' } as const;
 
-/** How one attempt reaches its host: the scheme and the agent holding the connections. */
+/** How one attempt reaches its host: the scheme and the pool holding the connections. */
 export interface Transport {
   protocol: 'http:' | 'https:';
-  agent: http.Agent;
+  agent: UpstreamPool;
   mtls: boolean;
 }
 
@@ -89,8 +59,8 @@ export class Cluster {
   private readonly active = new Map<string, number>();
   /** Retries in flight: Envoy's max_retries circuit breaker. */
   retriesInFlight = 0;
-  readonly agent: LimitedAgent = limited(new http.Agent(AGENT_OPTIONS));
-  private tlsAgent: LimitedAgent | undefined;
+  readonly agent: UpstreamPool = new HttpPool(AGENT_OPTIONS);
+  private tlsAgent: UpstreamPool | undefined;
   private tlsGeneration = -1;
   private readonly mtlsDecisions = new Map<string, boolean>();
   private readonly port: number;
@@ -123,11 +93,7 @@ export class Cluster {
     this.mtlsDecisions.clear();
     const pool = policy.connectionPool;
     this.pool.resize(pool.maxConnections, pool.http1MaxPendingRequests, pool.http2MaxRequests);
-    for (const agent of [this.agent, this.tlsAgent]) {
-      if (!agent) continue;
-      agent.maxRequestsPerConnection = pool.maxRequestsPerConnection;
-      agent.idleTimeoutMs = pool.idleTimeoutMs;
-    }
+    for (const agent of [this.agent, this.tlsAgent]) if (agent) this.limit(agent);
     const od = policy.outlierDetection;
     if (od) {
       if (this.outlier) this.outlier.reconfigure(od);
@@ -223,9 +189,7 @@ export class Cluster {
       this.tlsAgent?.destroy();
       // Istio's SNI for a cluster: outbound_.PORT_.SUBSET_.FQDN.
       const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
-      this.tlsAgent = limited(new https.Agent({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount) }));
-      this.tlsAgent.maxRequestsPerConnection = this.policy.connectionPool.maxRequestsPerConnection;
-      this.tlsAgent.idleTimeoutMs = this.policy.connectionPool.idleTimeoutMs;
+      this.tlsAgent = this.limit(new HttpsPool({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount) }));
       this.tlsGeneration = tls.generation;
     }
     return { protocol: 'https:', agent: this.tlsAgent, mtls: true };
@@ -241,6 +205,13 @@ export class Cluster {
     const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
     const socket = tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsMaterial.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount), ALPNProtocols: [PEER_EXCHANGE_ALPN] });
     return { socket, mtls: true, ready: 'secureConnect' };
+  }
+
+  /** The DestinationRule's per-connection limits, on a pool. */
+  private limit(agent: UpstreamPool): UpstreamPool {
+    const { maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs } = this.policy.connectionPool;
+    Object.assign(agent, { maxRequestsPerConnection, idleTimeoutMs, connectTimeoutMs });
+    return agent;
   }
 
   /** Automatic mTLS's decision for an endpoint, made once per version and pod kind until the next push. */

@@ -13,6 +13,7 @@ import { formatTraceparent, newSpanId } from '../../telemetry/trace-context.js';
 import type { Cluster } from '../cluster.js';
 import type { Attempt, OutboundStream, Outcome } from '../stream.js';
 import { nowMs } from '../telemetry.js';
+import { ConnectFailure } from '../upstream-pool.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 export const EMPTY = Buffer.alloc(0);
@@ -22,26 +23,14 @@ export class UpstreamRequest {
   proxyReq: ClientRequest | undefined;
   private settled = false;
   private timer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
 
-  constructor(
-    private readonly resolve: (outcome: Outcome, response?: IncomingMessage) => void,
-    private readonly connectTimeoutMs: number | undefined,
-  ) {}
+  constructor(private readonly resolve: (outcome: Outcome, response?: IncomingMessage) => void) {}
 
   attach(proxyReq: ClientRequest): void {
     this.proxyReq = proxyReq;
     if (this.settled) {
       proxyReq.destroy();
       return;
-    }
-    if (this.connectTimeoutMs !== undefined) {
-      const limit = this.connectTimeoutMs;
-      proxyReq.once('socket', (socket) => {
-        if (!socket.connecting) return;
-        this.connectTimer = setTimeout(() => this.settle({ kind: 'connect-failure' }), limit);
-        socket.once('connect', () => clearTimeout(this.connectTimer));
-      });
     }
     proxyReq.once('response', (response) => this.settle({
       kind: 'response',
@@ -57,7 +46,8 @@ export class UpstreamRequest {
   /** A socket kept alive and closed by the upstream meanwhile: not the upstream's failure. */
   failed(error: NodeJS.ErrnoException): void {
     const code = error.code ?? '';
-    if (code === 'ECONNRESET' && this.proxyReq?.reusedSocket) this.settle({ kind: 'connect-failure' });
+    if (error instanceof ConnectFailure) this.settle({ kind: 'connect-failure' });
+    else if (code === 'ECONNRESET' && this.proxyReq?.reusedSocket) this.settle({ kind: 'connect-failure' });
     else this.settle(CONNECT_ERRORS.has(code) ? { kind: 'connect-failure' } : { kind: 'reset' });
   }
 
@@ -65,7 +55,6 @@ export class UpstreamRequest {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    clearTimeout(this.connectTimer);
     if (outcome.kind !== 'response') this.proxyReq?.destroy();
     this.resolve(outcome, response);
   }
@@ -99,7 +88,7 @@ export function sendAttempt(proxy: httpProxy, spec: AttemptSpec): Promise<Attemp
       if (response) response.once('close', ended);
       else ended();
       resolve({ number, endpoint, spanId, startMs, endMs: nowMs(), outcome, response, mtls: transport.mtls });
-    }, cluster.trafficPolicy.connectionPool.connectTimeoutMs);
+    });
     const cancelReset = stream.onDownstreamReset(() => upstream.settle({ kind: 'reset' }));
     if (stream.downstreamGone) {
       upstream.settle({ kind: 'reset' });
