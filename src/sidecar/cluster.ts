@@ -187,9 +187,7 @@ export class Cluster {
     if (!this.tlsAgent || this.tlsGeneration !== tls.generation) {
       // A renewed certificate: new connections use it; the old ones finish and go.
       this.tlsAgent?.destroy();
-      // Istio's SNI for a cluster: outbound_.PORT_.SUBSET_.FQDN.
-      const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
-      this.tlsAgent = this.limit(new HttpsPool({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount) }));
+      this.tlsAgent = this.limit(new HttpsPool({ ...AGENT_OPTIONS, ...tls.clientOptions(this.service, NAMESPACE, this.sni(), this.serviceAccount) }));
       this.tlsGeneration = tls.generation;
     }
     return { protocol: 'https:', agent: this.tlsAgent, mtls: true };
@@ -201,10 +199,27 @@ export class Cluster {
    */
   connectTcp(endpoint: Endpoint): TcpUpstream {
     const tlsMaterial = this.security.tls();
-    if (!tlsMaterial || !this.mutualTlsTo(endpoint)) return { socket: net.connect(endpoint.port, endpoint.host), mtls: false, ready: 'connect' };
-    const sni = `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
-    const socket = tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsMaterial.clientOptions(this.service, NAMESPACE, sni, this.serviceAccount), ALPNProtocols: [PEER_EXCHANGE_ALPN] });
-    return { socket, mtls: true, ready: 'secureConnect' };
+    const upstream: TcpUpstream = !tlsMaterial || !this.mutualTlsTo(endpoint)
+      ? { socket: net.connect(endpoint.port, endpoint.host), mtls: false, ready: 'connect' }
+      : {
+        socket: tls.connect({ host: endpoint.host, port: endpoint.port, ...tlsMaterial.clientOptions(this.service, NAMESPACE, this.sni(), this.serviceAccount), ALPNProtocols: [PEER_EXCHANGE_ALPN] }),
+        mtls: true,
+        ready: 'secureConnect',
+      };
+    // The cluster's connectTimeout holds for tcp_proxy too: not open in time is a connect failure.
+    const limit = this.policy.connectionPool.connectTimeoutMs;
+    if (limit !== undefined) {
+      const { socket } = upstream;
+      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within the connect timeout (${limit} ms)`), { code: 'ETIMEDOUT' })), limit);
+      socket.once(upstream.ready, () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    }
+    return upstream;
+  }
+
+  /** Istio's SNI for a cluster: outbound_.PORT_.SUBSET_.FQDN. */
+  private sni(): string {
+    return `outbound_.${this.port}_.${this.subset?.name ?? ''}_.${serviceFqdn(this.service)}`;
   }
 
   /** The DestinationRule's per-connection limits, on a pool. */
