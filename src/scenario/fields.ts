@@ -217,15 +217,26 @@ export function orEmpty<T extends z.ZodType>(schema: T) {
 
 
 /**
+ * A field parsed by `schema` under a warning that says `why`. A value the schema refuses
+ * is dropped, or, when `refuse` holds, an error with the schema's own words.
+ */
+function warned<T>(schema: z.ZodType<T>, why: string, refuse: boolean) {
+  return z.unknown().transform((value, ctx): T | undefined => {
+    if (reportUnknownKeys) ctx.addIssue({ code: 'custom', message: why, params: WARNING });
+    const result = schema.safeParse(value);
+    if (result.success) return result.data;
+    if (!refuse) return undefined;
+    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] as (string | number)[] });
+    return z.NEVER;
+  });
+}
+
+/**
  * A field Istio has and mesh-sim takes, which cannot change anything here: the value is
  * parsed by `schema`, and a warning says why it makes no difference.
  */
 export function noEffect<T>(schema: z.ZodType<T>, why: string) {
-  return z.unknown().transform((value, ctx): T | undefined => {
-    if (reportUnknownKeys) ctx.addIssue({ code: 'custom', message: why, params: WARNING });
-    const result = schema.safeParse(value);
-    return result.success ? result.data : undefined;
-  });
+  return warned(schema, why, false);
 }
 
 /** A field Istio has that mesh-sim cannot honour: always an error, saying why. */
@@ -242,11 +253,5 @@ export function cannotHonour(why: string) {
  * quietly dropped (a dropped `percent` would inject nothing, with no word why).
  */
 export function deprecated<T>(schema: z.ZodType<T>, why: string) {
-  return z.unknown().transform((value, ctx): T => {
-    if (reportUnknownKeys) ctx.addIssue({ code: 'custom', message: `deprecated: ${why}`, params: WARNING });
-    const result = schema.safeParse(value);
-    if (result.success) return result.data;
-    for (const issue of result.error.issues) ctx.addIssue({ code: 'custom', message: issue.message, path: issue.path as PropertyKey[] as (string | number)[] });
-    return z.NEVER;
-  });
+  return warned(schema, `deprecated: ${why}`, true);
 }

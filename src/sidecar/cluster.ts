@@ -12,7 +12,7 @@ import { usesMutualTls } from '../policy/security.js';
 import { podLabelsOf } from '../identity/labels.js';
 import type { SidecarTls } from './mtls.js';
 import { ConnectionPool } from '../policy/connection-pool.js';
-import { HttpPool, HttpsPool, type UpstreamPool } from './upstream-pool.js';
+import { connectDeadline, HttpPool, HttpsPool, type UpstreamPool } from './upstream-pool.js';
 import { OutlierDetector, type OutlierEvent } from '../policy/outlier.js';
 
 export function clusterName(service: string, port: number, subset: string | undefined): string {
@@ -208,12 +208,7 @@ export class Cluster {
       };
     // The cluster's connectTimeout holds for tcp_proxy too: not open in time is a connect failure.
     const limit = this.policy.connectionPool.connectTimeoutMs;
-    if (limit !== undefined) {
-      const { socket } = upstream;
-      const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within the connect timeout (${limit} ms)`), { code: 'ETIMEDOUT' })), limit);
-      socket.once(upstream.ready, () => clearTimeout(timer));
-      socket.once('close', () => clearTimeout(timer));
-    }
+    if (limit !== undefined) connectDeadline(upstream.socket, upstream.ready, limit);
     return upstream;
   }
 

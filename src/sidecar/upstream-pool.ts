@@ -34,6 +34,16 @@ export class ConnectFailure extends Error {
   }
 }
 
+/**
+ * Destroys `socket` with ETIMEDOUT unless `ready` comes within `ms`: the cluster's
+ * connect_timeout, for the HTTP pool and tcp_proxy alike.
+ */
+export function connectDeadline(socket: Socket, ready: 'connect' | 'secureConnect', ms: number): void {
+  const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within the connect timeout (${ms} ms)`), { code: 'ETIMEDOUT' })), ms);
+  socket.once(ready, () => clearTimeout(timer));
+  socket.once('close', () => clearTimeout(timer));
+}
+
 type AgentOptions = http.AgentOptions & { host?: string; port?: number | string; localAddress?: string; _agentKey?: string };
 type CreateSocket = (req: http.ClientRequest, options: AgentOptions, cb: (error: Error | null, socket?: Socket) => void) => void;
 
@@ -44,7 +54,6 @@ interface NodeAgent {
   freeSockets: Record<string, Socket[] | undefined>;
   requests: Record<string, http.ClientRequest[] | undefined>;
   maxFreeSockets: number;
-  keepAliveMsecs: number;
   createSocket: CreateSocket;
   addRequest(req: http.ClientRequest, options: AgentOptions): void;
   keepSocketAlive(socket: Socket): boolean;
@@ -146,11 +155,9 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
         }
         const socket = created;
         host.connecting.add(socket);
-        let timer: NodeJS.Timeout | undefined;
         let settled = false;
         const settle = () => {
           settled = true;
-          clearTimeout(timer);
           host.connecting.delete(socket);
           socket.removeListener('error', onError);
         };
@@ -167,17 +174,19 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
           if (!settled) failed(new ConnectFailure('the connection closed before it was ready', { code: 'ECONNRESET' }));
           else if (host.pending.length > 0) this.grow(name, host);
         });
-        if (this.connectTimeoutMs !== undefined) {
-          timer = setTimeout(() => failed(new ConnectFailure(`no connection within the connect timeout (${this.connectTimeoutMs} ms)`, { code: 'ETIMEDOUT' })), this.connectTimeoutMs);
-        }
         const ready = () => {
           if (settled) return;
           settle();
           this.onReady(name, host, socket);
         };
-        if (secure) socket.once('secureConnect', ready);
-        else if (socket.connecting) socket.once('connect', ready);
-        else process.nextTick(ready);
+        const readyOn = secure ? 'secureConnect' : socket.connecting ? 'connect' : undefined;
+        if (!readyOn) {
+          process.nextTick(ready);
+          return;
+        }
+        socket.once(readyOn, ready);
+        // Not ready in time: the socket is destroyed with ETIMEDOUT, and its error fails the host's pending requests.
+        if (this.connectTimeoutMs !== undefined) connectDeadline(socket, readyOn, this.connectTimeoutMs);
       });
     }
 
@@ -194,13 +203,11 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
       if (at !== -1) live!.splice(at, 1);
       if (live?.length === 0) delete node.sockets[name];
       const idle = (node.freeSockets[name] ??= []);
-      if (idle.length >= node.maxFreeSockets) {
+      // Kept as Node keeps a freed socket (keep-alive probes, unref, the idle timeout).
+      if (idle.length >= node.maxFreeSockets || !this.keepSocketAlive(socket)) {
         socket.destroy();
         return;
       }
-      socket.setKeepAlive(true, node.keepAliveMsecs);
-      socket.unref();
-      if (this.idleTimeoutMs !== undefined) socket.setTimeout(this.idleTimeoutMs);
       const onIdleError = () => socket.destroy();
       socket[ON_IDLE_ERROR] = onIdleError;
       socket.once('error', onIdleError);

@@ -43,7 +43,10 @@ export class UpstreamRequest {
     this.timer = setTimeout(() => this.settle(outcome), Math.max(0, ms));
   }
 
-  /** A socket kept alive and closed by the upstream meanwhile: not the upstream's failure. */
+  /**
+   * A connection the pool could not make is a connect failure (UF), as is a socket kept
+   * alive and closed by the upstream meanwhile; any other error a reset (UC).
+   */
   failed(error: NodeJS.ErrnoException): void {
     const code = error.code ?? '';
     if (error instanceof ConnectFailure) this.settle({ kind: 'connect-failure' });
