@@ -14,7 +14,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { ephemeralRange } from '../runtime/process/ports.js';
+import { ephemeralRange } from '../ephemeral-ports.js';
 
 const listening = new Map<string, http.Server>();
 const key = (host: string | null | undefined, port: number | string | null | undefined) => `${host ?? 'localhost'}:${port}`;

@@ -150,7 +150,7 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
       const node = this as unknown as NodeAgent;
       node.createSocket(host.pending[0]!, host.options, (error, created) => {
         if (error || !created) {
-          this.purge(host, new ConnectFailure('no connection was made', { cause: error ?? undefined }));
+          this.purge(name, host, new ConnectFailure('no connection was made', { cause: error ?? undefined }));
           return;
         }
         const socket = created;
@@ -165,14 +165,17 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
           if (settled) return;
           settle();
           socket.destroy();
-          this.purge(host, failure);
+          this.purge(name, host, failure);
         };
         const onError = (cause: Error) => failed(new ConnectFailure(`connection failure: ${cause.message}`, { cause }));
         socket.once('error', onError);
         // A connection that closes, at any time, may leave pending requests short of one.
         socket.once('close', () => {
           if (!settled) failed(new ConnectFailure('the connection closed before it was ready', { code: 'ECONNRESET' }));
-          else if (host.pending.length > 0) this.grow(name, host);
+          else {
+            const current = this.hosts.get(name);
+            if (current && current.pending.length > 0) this.grow(name, current);
+          }
         });
         const ready = () => {
           if (settled) return;
@@ -193,6 +196,7 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
     /** A new connection is up: the first pending request takes it, or it waits idle. */
     private onReady(name: string, host: HostQueue, socket: PooledSocket): void {
       const req = this.nextPending(host);
+      this.prune(name, host);
       if (req) {
         req.onSocket(socket);
         return;
@@ -226,6 +230,7 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
       const name = options._agentKey ?? this.getName(options);
       const host = this.hosts.get(name);
       const req = host && this.nextPending(host);
+      if (host) this.prune(name, host);
       if (!req) return;
       (req as Reusable).reusedSocket = true;
       // Node's listener hands the socket to the request it finds queued.
@@ -245,9 +250,24 @@ function pooled<Base extends AgentClass>(Agent: Base, secure: boolean) {
     }
 
     /** Envoy purges a host's pending requests when a connection to it fails. */
-    private purge(host: HostQueue, cause: ConnectFailure): void {
+    private purge(name: string, host: HostQueue, cause: ConnectFailure): void {
       const waiting = host.pending.splice(0);
+      this.prune(name, host);
       for (const req of waiting) if (!req.destroyed) (req.onSocket as (socket: Socket | undefined, error: Error) => void).call(req, undefined, cause);
+    }
+
+    /**
+     * A host with nothing waiting and nothing opening leaves the map, so it holds the
+     * hosts in use, not every endpoint ever called (pods come and go with restarts).
+     * A connection's callbacks that hold a pruned entry find it empty; the map has the live one.
+     */
+    private prune(name: string, host: HostQueue): void {
+      if (host.pending.length === 0 && host.connecting.size === 0 && this.hosts.get(name) === host) this.hosts.delete(name);
+    }
+
+    /** Hosts with requests waiting or connections opening (for tests). */
+    get hostsWaiting(): number {
+      return this.hosts.size;
     }
   };
 }

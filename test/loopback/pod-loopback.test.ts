@@ -4,7 +4,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { LoopbackSocket, loopbackAgent, offerLoopback } from '../../src/loopback/pod-loopback.js';
 import { listenOn } from '../../src/listen.js';
-import { ephemeralRange } from '../../src/runtime/process/ports.js';
+import { ephemeralRange } from '../../src/ephemeral-ports.js';
 
 // A pod's loopback in memory: what an app and its sidecar on one node see must be what
 // they would see over TCP on 127.0.0.1, only cheaper.

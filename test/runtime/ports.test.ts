@@ -1,6 +1,7 @@
 import test from 'ava';
 import net from 'node:net';
-import { ephemeralRange, freePorts, releasePorts, safeRange } from '../../src/runtime/process/ports.js';
+import { ephemeralRange } from '../../src/ephemeral-ports.js';
+import { freePorts, releasePorts, safeRange } from '../../src/runtime/process/ports.js';
 
 // Ports for pods: never from the range the kernel draws outgoing source ports from,
 // never the same one twice to callers that ask at once. The tests that draw ports run

@@ -136,6 +136,9 @@ test('a connection that does not connect within the connect timeout fails every 
     t.is((error as ConnectFailure).code, 'ETIMEDOUT');
   }
   t.is(pool.pendingRequests, 0);
+  // The other two connections time out in turn; then nothing waits and the host leaves the map.
+  for (let i = 0; i < 50 && pool.hostsWaiting > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(pool.hostsWaiting, 0, 'the failed host left the map');
   pool.destroy();
   upstream.close();
 });
@@ -191,4 +194,19 @@ test('a request that gives up while pending takes no connection, and the others 
   t.is(p.via, b.via, 'the patient request took the freed connection');
   pool.destroy();
   upstream.close();
+});
+
+test('a host nothing waits for leaves the pool, so endpoints that come and go do not pile up', async (t) => {
+  // A restarted pod is a new endpoint: after five, the pool keeps their idle
+  // connections (Node's bookkeeping) and no queue for any of them.
+  const upstreams = await Promise.all([1, 2, 3, 4, 5].map(() => plainUpstream()));
+  const pool = new HttpPool(OPTIONS);
+  for (const upstream of upstreams) await get(pool, upstream.port, '/fast').done;
+  t.is(pool.hostsWaiting, 0);
+  // A host pruned while idle is served again as before.
+  const again = await Promise.all([get(pool, upstreams[0]!.port, '/fast').done, get(pool, upstreams[0]!.port, '/fast').done]);
+  t.is(again.length, 2);
+  t.is(pool.hostsWaiting, 0);
+  pool.destroy();
+  for (const upstream of upstreams) upstream.close();
 });

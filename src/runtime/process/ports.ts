@@ -8,9 +8,7 @@
 // process so that concurrent callers never receive the same one.
 
 import net from 'node:net';
-import { readFileSync } from 'node:fs';
-
-export type PortRange = readonly [low: number, high: number];
+import { ephemeralRange, type PortRange } from '../../ephemeral-ports.js';
 
 export interface FreePortsOptions {
   /** Where to draw from; by default the widest span outside the ephemeral range. */
@@ -26,15 +24,6 @@ const TOP = 65535;
 const ATTEMPTS = 64;
 
 const reserved = new Set<number>();
-
-/** The kernel's ephemeral range: Linux says so in /proc; elsewhere IANA's 49152-65535. */
-export function ephemeralRange(read: (path: string) => string = (p) => readFileSync(p, 'utf8')): PortRange {
-  try {
-    const [low, high] = read('/proc/sys/net/ipv4/ip_local_port_range').trim().split(/\s+/).map(Number);
-    if (Number.isInteger(low) && Number.isInteger(high) && low! <= high!) return [low!, high!];
-  } catch { /* not Linux */ }
-  return [49152, TOP];
-}
 
 /** The wider of the spans below and above the ephemeral range, or undefined if neither is usable. */
 export function safeRange(ephemeral: PortRange = ephemeralRange()): PortRange | undefined {
