@@ -18,22 +18,12 @@ import { EXIT, UserError } from './exit-codes.js';
 import { forwardingFrom, forwardingReport, OtlpConfigError, type Forwarding } from '../telemetry/forward/setup.js';
 import type { Output } from './validate.js';
 
-export interface RunOptions {
+export interface RunOptions extends SessionFlags {
   duration?: string;
-  seed?: string;
   json?: boolean;
-  runtime?: string;
   accessLog?: string;
   /** Start Prometheus (and Grafana on Docker) beside the mesh. */
   prometheus?: boolean;
-  /** Process runtime: how many node processes host the pods. */
-  nodes?: string;
-  /** Also send every span to this OTLP/HTTP collector. */
-  otlpEndpoint?: string;
-  /** Record the run to this file, for `mesh-sim replay`. */
-  record?: string;
-  /** Start Jaeger all-in-one beside the mesh (Docker). */
-  jaeger?: boolean;
 }
 
 /** `--jaeger` starts a container: refused before anything starts on a runtime without them. */
@@ -88,6 +78,59 @@ export function parseNodes(text: string | undefined): number | undefined {
   return Number(text);
 }
 
+/** The options `run` and `up` share, all checked before anything starts. */
+export interface SessionFlags {
+  seed?: string;
+  runtime?: string;
+  /** Process runtime: how many node processes host the pods. */
+  nodes?: string;
+  /** Also send every span to this OTLP/HTTP collector. */
+  otlpEndpoint?: string;
+  /** Start Jaeger all-in-one beside the mesh (Docker). */
+  jaeger?: boolean;
+  /** Record the run to this file, for `mesh-sim replay`. */
+  record?: string;
+}
+
+export interface PreparedSession {
+  loaded: LoadedScenario;
+  /** Built, not started: the caller starts it and owns its shutdown. */
+  session: MeshSession;
+  seed: number;
+  runtime: RuntimeName;
+  forwarding: Forwarding | undefined;
+  jaeger: boolean;
+  recorder: Recorder | undefined;
+}
+
+/**
+ * What `run` and `up` do alike before a mesh starts: every flag checked, the scenario
+ * loaded (its problems printed; undefined if it has any), the recording file made, and
+ * the session built with the seed the run will print. `retention` says how many
+ * seconds of telemetry the session keeps, given the scenario.
+ */
+export async function prepareSession(file: string, flags: SessionFlags, output: Output, retention: (scenario: LoadedScenario['scenario']) => number): Promise<PreparedSession | undefined> {
+  const seedOption = parseSeed(flags.seed);
+  const runtime = parseRuntime(flags.runtime);
+  const nodes = parseNodes(flags.nodes);
+  const forwarding = forwardingOption(flags.otlpEndpoint);
+  const jaeger = jaegerOption(flags.jaeger, runtime);
+  const loaded = await loadOrExplain(file, output);
+  if (!loaded) return undefined;
+  const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
+  const recorder = await recorderOption(flags.record);
+  const session = new MeshSession(loaded, {
+    runtimeFactory: runtimeFactory(runtime),
+    runtimeOptions: { nodes },
+    seed,
+    retentionSeconds: retention(loaded.scenario),
+    forward: forwarding?.forwarder,
+    tap: recorder,
+  });
+  recorder?.attach(session, runtime);
+  return { loaded, session, seed, runtime, forwarding, jaeger, recorder };
+}
+
 export async function loadOrExplain(file: string, output: Output): Promise<LoadedScenario | undefined> {
   try {
     const loaded = await loadScenarioFile(file);
@@ -106,28 +149,13 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     durationMs = parseDuration(options.duration);
     if (durationMs === undefined || durationMs <= 0) throw new UserError(`--duration takes a duration such as 30s or 2m, not \`${options.duration}\``);
   }
-  const seedOption = parseSeed(options.seed);
-  const runtime = parseRuntime(options.runtime);
-  const nodes = parseNodes(options.nodes);
-  const forwarding = forwardingOption(options.otlpEndpoint);
-  const jaeger = jaegerOption(options.jaeger, runtime);
-  const loaded = await loadOrExplain(file, output);
-  if (!loaded) return EXIT.badInput;
+  const lasts = (scenario: LoadedScenario['scenario']) => durationMs ?? scenario.durationMs ?? DEFAULT_RUN_MS;
+  const prepared = await prepareSession(file, options, output, (scenario) => Math.ceil(lasts(scenario) / 1000) + 120);
+  if (!prepared) return EXIT.badInput;
+  const { loaded, session, seed, runtime, forwarding, jaeger, recorder } = prepared;
   const { scenario } = loaded;
-  durationMs ??= scenario.durationMs ?? DEFAULT_RUN_MS;
-  const seed = seedOption ?? scenario.seed ?? freshSeed();
-  const recorder = await recorderOption(options.record);
+  durationMs = lasts(scenario);
   output.err(`mesh-sim run ${scenario.name}: seed ${seed}, ${formatDuration(durationMs)} on the ${runtime} runtime`);
-
-  const session = new MeshSession(loaded, {
-    runtimeFactory: runtimeFactory(runtime),
-    runtimeOptions: { nodes },
-    seed,
-    retentionSeconds: Math.ceil(durationMs / 1000) + 120,
-    forward: forwarding?.forwarder,
-    tap: recorder,
-  });
-  recorder?.attach(session, runtime);
   session.on('progress', (m) => output.err(`  ${m}`));
   session.on('warning', (m) => output.err(`  warning: ${m}`));
   const elapsed = () => (session.trafficStartedAt === undefined ? 0 : Date.now() - session.trafficStartedAt);

@@ -3,31 +3,18 @@
 // everything the run started.
 
 import { formatDuration } from '../scenario/units.js';
-import { freshSeed } from '../policy/decide.js';
-import { MeshSession } from '../mesh/session.js';
 import { LiveEdit } from '../mesh/live-edit.js';
 import { InstanceStartError, RuntimeUnavailableError } from '../runtime/runtime.js';
-import { runtimeFactory } from '../runtime/registry.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { recordingReport } from '../record/recorder.js';
-import { forwardingOption, jaegerOption, recorderOption, loadOrExplain, parseNodes, parseRuntime, parseSeed } from './run.js';
+import { prepareSession, type SessionFlags } from './run.js';
 import type { Output } from './validate.js';
 
-export interface UpOptions {
-  seed?: string;
-  runtime?: string;
-  /** Process runtime: how many node processes host the pods. */
-  nodes?: string;
+export interface UpOptions extends SessionFlags {
   /** False with --no-prometheus. */
   prometheus?: boolean;
-  /** Also send every span to this OTLP/HTTP collector. */
-  otlpEndpoint?: string;
   /** Apply the file again on every save. */
   watch?: boolean;
-  /** Record the run to this file, for `mesh-sim replay`. */
-  record?: string;
-  /** Start Jaeger all-in-one beside the mesh (Docker). */
-  jaeger?: boolean;
 }
 
 /**
@@ -71,20 +58,12 @@ function requireTerminal(command: string, instead: string): void {
 
 export async function upCommand(file: string, options: UpOptions, output: Output): Promise<number> {
   requireTerminal('up', `To run without the UI:  mesh-sim run ${file}   (add --json for a machine-readable summary)`);
-  const seedOption = parseSeed(options.seed);
-  const runtime = parseRuntime(options.runtime);
-  const nodes = parseNodes(options.nodes);
-  const forwarding = forwardingOption(options.otlpEndpoint);
-  const jaeger = jaegerOption(options.jaeger, runtime);
-  const loaded = await loadOrExplain(file, output);
-  if (!loaded) return EXIT.badInput;
-  const seed = seedOption ?? loaded.scenario.seed ?? freshSeed();
-  const recorder = await recorderOption(options.record);
+  const prepared = await prepareSession(file, options, output, () => 900);
+  if (!prepared) return EXIT.badInput;
+  const { loaded, session, runtime, jaeger, recorder } = prepared;
 
   const { render, React, App, UiStore } = await loadUi();
 
-  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory(runtime), runtimeOptions: { nodes }, seed, retentionSeconds: 900, forward: forwarding?.forwarder, tap: recorder });
-  recorder?.attach(session, runtime);
   const store = new UiStore(session, runtime);
   for (const warning of loaded.warnings) store.warn(`${warning.path}: ${warning.message}`);
   const liveEdit = new LiveEdit(file, session, {
