@@ -18,6 +18,8 @@ import { judge, type CheckResult } from '../telemetry/judge.js';
 import { logRecordOf, type LogRecord } from '../telemetry/access-log.js';
 import { isConnectionRecord, type Span } from '../telemetry/span.js';
 import { TrafficGenerator, type TrafficCounts } from '../traffic/generator.js';
+import { SelfLoadMonitor } from '../self-load/monitor.js';
+import type { OverloadTotals } from '../self-load/watch.js';
 import {
   InstanceStartError, type ExitInfo, type InstancePlan, type MeshEnvironment, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
 } from '../runtime/runtime.js';
@@ -162,6 +164,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   jaegerForward: Forwarding | undefined;
   /** Prometheus and Grafana, once started (startObservability). */
   observability: Observability | undefined;
+  /** Whether mesh-sim itself keeps up with the traffic (warnings as it falls behind, totals for the summary). */
+  readonly selfLoad: SelfLoadMonitor;
 
   constructor(private loaded: LoadedScenario, private readonly options: SessionOptions) {
     super();
@@ -178,7 +182,15 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.attribution = new SpanAttribution(counted, this.windows, (flow, n) => this.traffic?.isInFlight(flow, n) ?? false, options.clock ?? Date.now);
     this.plane = new ControlPlane(this.scenario, this.seed);
     this.plans = planInstances(this.scenario);
-    this.runtime = options.runtimeFactory({ onLog: (line) => this.onLog(line), onExit: (id, info) => this.onExit(id, info) }, this.runId, options.runtimeOptions);
+    this.selfLoad = new SelfLoadMonitor({
+      overloaded: (message) => this.emit('warning', message),
+      recovered: (message) => this.emit('progress', message),
+    });
+    this.runtime = options.runtimeFactory({
+      onLog: (line) => this.onLog(line),
+      onExit: (id, info) => this.onExit(id, info),
+      onLoad: (source, busy) => this.selfLoad.report(source, busy),
+    }, this.runId, options.runtimeOptions);
     this.hub = new Hub(this.plane, (id) => this.identities.get(id), (spans) => this.onSpans(spans));
     this.plane.on('ack', (instance: string, version: number) => this.onAck(instance, version));
     // Every instance is known, as starting, from the outset: a UI can list them at once.
@@ -362,6 +374,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.timeline = new TimelineRunner(this.loaded.scenario.timeline, (event) => this.runEvent(event));
     this.timeline.start();
     this.traffic.start(this.scenario.traffic, durationMs);
+    this.selfLoad.start();
   }
 
   private countedSegment(flow: string, n: number): number {
@@ -552,6 +565,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.timeline?.stop();
     if (!this.traffic || this.trafficEndedAt !== undefined) return;
     this.traffic.stop();
+    this.selfLoad.stop();
     this.trafficEndedAt = Date.now();
     this.options.tap?.traffic(undefined, this.trafficEndedAt);
     await this.traffic.drain(drainMs);
@@ -584,6 +598,11 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     return this.runtime.name;
   }
 
+  /** How long mesh-sim fell behind its own traffic, for the summary. */
+  get overload(): OverloadTotals {
+    return this.selfLoad.totals;
+  }
+
   /** What the traffic generator counted (undefined before traffic began). */
   get trafficCounts(): TrafficCounts | undefined {
     return this.traffic?.counts;
@@ -600,6 +619,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.stopped = true;
     this.timeline?.stop();
     this.traffic?.stop();
+    this.selfLoad.stop();
     await this.runtime.stop(graceMs);
     // Everything is stopped: the reaper has nothing to do.
     await this.reaper?.dismiss();

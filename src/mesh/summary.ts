@@ -7,6 +7,7 @@ import type { FlowStats, RequestStats } from '../telemetry/stats.js';
 import type { TraceTotals } from '../telemetry/traces.js';
 import type { CheckResult } from '../telemetry/judge.js';
 import type { TrafficCounts } from '../traffic/generator.js';
+import type { OverloadTotals } from '../self-load/watch.js';
 
 export interface ServiceSummary {
   requests: number;
@@ -42,6 +43,8 @@ export interface Summary {
   checks: CheckResult[];
   traffic: TrafficCounts;
   interrupted?: true;
+  /** Only when mesh-sim fell behind its own traffic (src/self-load): for how long, and what was busiest. */
+  overloaded?: { seconds: number; worst: string; busy: number };
 }
 
 const round1 = (n: number): number | null => (Number.isFinite(n) ? Math.round(n * 10) / 10 : null);
@@ -59,6 +62,7 @@ export function buildSummary(input: {
   checks: CheckResult[];
   traffic: TrafficCounts;
   interrupted: boolean;
+  overload?: OverloadTotals;
 }): Summary {
   const seconds = input.durationMs / 1000;
   const services: Record<string, ServiceSummary> = {};
@@ -101,6 +105,7 @@ export function buildSummary(input: {
     checks: input.checks,
     traffic: input.traffic,
     ...(input.interrupted ? { interrupted: true as const } : {}),
+    ...(input.overload?.worst ? { overloaded: { seconds: input.overload.seconds, worst: input.overload.worst.source, busy: Math.round(input.overload.worst.busy * 100) / 100 } } : {}),
   };
 }
 
@@ -114,6 +119,8 @@ export interface FinishedRun {
   readonly traces: { summary(): TraceTotals };
   readonly checkResults: CheckResult[];
   readonly trafficCounts: TrafficCounts | undefined;
+  /** Whether mesh-sim kept up (a live run knows; a replay may not). */
+  readonly overload?: OverloadTotals;
   runSeconds(): number;
 }
 
@@ -131,6 +138,7 @@ export function sessionSummary(run: FinishedRun, interrupted = false): Summary {
     checks: run.checkResults,
     traffic: run.trafficCounts ?? { sent: 0, answered: 0, unanswered: 0, failed: 0, skipped: 0, statuses: {} },
     interrupted,
+    overload: run.overload,
   });
 }
 
@@ -162,6 +170,10 @@ export function formatSummary(summary: Summary): string {
   const t = summary.traffic;
   lines.push(`traffic: ${t.sent} sent, ${t.answered} answered, ${t.unanswered} unanswered at the end${t.failed ? `, ${t.failed} failed to send` : ''}${t.skipped ? `, ${t.skipped} not sent (too many in flight)` : ''}`);
   lines.push(`traces: ${summary.traces.count}, ${summary.traces.complete} complete, deepest ${summary.traces.maxDepth} services`);
+  if (summary.overloaded) {
+    const o = summary.overloaded;
+    lines.push(`warning: mesh-sim fell behind its own traffic for ${o.seconds} s of the run (busiest: ${o.worst}, ${Math.round(o.busy * 100)}%): latencies and timeouts then include its own queueing`);
+  }
   if (summary.checks.length > 0) {
     lines.push('');
     for (const c of summary.checks) {

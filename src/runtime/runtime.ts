@@ -63,6 +63,8 @@ export interface ExitInfo {
 export interface RuntimeHooks {
   onLog(line: LogLine): void;
   onExit(instance: string, info: ExitInfo): void;
+  /** How busy a process of mesh-sim's hosting pods was over its last second (0 to 1), where the runtime can tell. */
+  onLoad?(source: string, busy: number): void;
 }
 
 export interface MeshEnvironment {

@@ -5,7 +5,8 @@
 // is per process is shared: one control-plane connection, one span batcher, one timer.
 //
 // The process runtime talks to it over IPC: `start`, `stop` and `kill` a pod's
-// containers; it answers `exit` for each container that ends. Every pod's output comes
+// containers; it answers `exit` for each container that ends, and `load` each second
+// its event loop is busy serving requests (so mesh-sim can say when it cannot keep up). Every pod's output comes
 // on stdout, one line each: `POD CONTAINER STREAM TEXT`.
 
 import { NodeSubscription } from '../../control/node-client.js';
@@ -18,6 +19,7 @@ import { TcpEcho } from '../../workload/tcp-echo.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../../workload/boot.js';
 import type { Subscription } from '../../control/client.js';
 import { readBootEnv } from '../boot-env.js';
+import { BusyReporter } from '../../self-load/reporter.js';
 import { NODE_ENV, type NodeBoot, type NodeRequest, type NodeReport } from './node-protocol.js';
 
 const boot = readBootEnv<NodeBoot>(process.env, NODE_ENV);
@@ -46,8 +48,12 @@ function line(pod: string, container: string, stream: 'stdout' | 'stderr', text:
   process.stdout.write(`${pod} ${container} ${stream} ${text}\n`);
 }
 
+/** While the pods serve requests (their access logs come), how busy this node is, said while busy. */
+const load = new BusyReporter((busy) => report({ op: 'load', busy }));
+
 /** Lines as one write: a sidecar's access log comes in batches. */
 function lines(pod: string, container: string, text: string): void {
+  load.active();
   const prefix = `${pod} ${container} stdout `;
   let out = '';
   for (const l of text.split('\n')) if (l !== '') out += `${prefix}${l}\n`;
@@ -146,3 +152,4 @@ process.on('SIGINT', () => void shutdown());
 // When mesh-sim goes, its nodes go, flushing what they hold.
 process.on('disconnect', () => void shutdown());
 report({ op: 'ready' });
+

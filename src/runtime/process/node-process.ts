@@ -14,6 +14,8 @@ const LAST_WORDS = 12;
 export interface NodeListener {
   exit(pod: string, container: 'app' | 'sidecar', launch: number, code: number | null, signal: string | null): void;
   line(pod: string, container: 'app' | 'sidecar', stream: 'stdout' | 'stderr', text: string): void;
+  /** How busy the node's event loop was over its last second (0 to 1). */
+  load(node: string, busy: number): void;
   /** The node itself ended: every pod on it is gone. */
   nodeExit(node: NodeProcess, code: number | null, signal: string | null, lastWords: string[]): void;
 }
@@ -55,6 +57,7 @@ export class NodeProcess {
       this.child.on('message', (message: NodeReport) => {
         if (message.op === 'ready') resolve();
         else if (message.op === 'exit') listener.exit(message.pod, message.container, message.launch, message.code, message.signal);
+        else if (message.op === 'load') listener.load(boot.node, message.busy);
       });
       this.child.once('exit', (code) => reject(new Error(`node ${boot.node} exited with code ${code} before it was ready: ${this.lastWords.join(' ')}`)));
     });

@@ -1,5 +1,6 @@
 // What the process runtime and its node processes say to each other over IPC
-// (src/runtime/process/node-main.ts): pods' containers started, stopped, killed, ended.
+// (src/runtime/process/node-main.ts): pods' containers started, stopped, killed, ended,
+// and how busy the node's event loop is while it is busy.
 
 export const NODE_ENV = 'MESH_SIM_NODE';
 
@@ -27,4 +28,6 @@ export type NodeRequest =
 
 export type NodeReport =
   | { op: 'ready' }
+  /** The node's event loop over its last second (0 to 1); sent only while the node is busy, and once as it calms. */
+  | { op: 'load'; busy: number }
   | { op: 'exit'; pod: string; container: 'app' | 'sidecar'; launch: number; code: number | null; signal: string | null };

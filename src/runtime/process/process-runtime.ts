@@ -168,6 +168,10 @@ export class ProcessRuntime extends PodRuntime<Member> implements Runtime, NodeL
     if (found) this.output(found.pod, found.member, stream, text);
   }
 
+  load(node: string, busy: number): void {
+    this.hooks.onLoad?.(node, busy);
+  }
+
   nodeExit(node: NodeProcess, code: number | null, signal: string | null, lastWords: string[]): void {
     for (const pod of this.pods.values()) {
       for (const member of pod.members) {

@@ -1,0 +1,51 @@
+import test from 'ava';
+import { MeshSession } from '../../src/mesh/session.js';
+import { sessionSummary } from '../../src/mesh/summary.js';
+import { runtimeFactory } from '../../src/runtime/registry.js';
+import { loadText, sleep } from '../helpers/mesh.js';
+
+// A mesh driven past what one node process can carry: its node reports its busy loop,
+// mesh-sim warns that its latencies now include its own queueing, and the summary says
+// for how long. (A calm run's silence is judged in test/self-load, on the watch itself:
+// on a shared machine, the machine may be busy for reasons of its own.)
+
+const CHAIN = `
+name: overload
+services:
+  a: {calls: [b]}
+  b: {calls: [c]}
+  c: {calls: [d]}
+  d: {}
+traffic:
+  - {to: a, rps: 2500}
+`;
+
+test('driven past one node\'s capacity, mesh-sim says it cannot keep up, and which process was busy', async (t) => {
+  const loaded = await loadText(CHAIN);
+  const sources: string[] = [];
+  const session = new MeshSession(loaded, { runtimeFactory: runtimeFactory('process'), runtimeOptions: { nodes: 1 }, seed: 7, retentionSeconds: 60 });
+  const warnings: string[] = [];
+  session.on('warning', (message) => warnings.push(message));
+  const report = session.selfLoad.report.bind(session.selfLoad);
+  session.selfLoad.report = (source, busy) => {
+    sources.push(source);
+    report(source, busy);
+  };
+  try {
+    await session.start();
+    session.beginTraffic(5000);
+    // Bounded: 5 s of traffic at 2,500 rps, at most.
+    for (let i = 0; i < 50 && !warnings.some((w) => w.includes('cannot keep up')); i++) await sleep(100);
+    await sleep(Math.max(0, 5000 - (Date.now() - session.trafficStartedAt!)));
+    await session.stopTraffic(2000);
+  } finally {
+    await session.finish(0);
+  }
+  const warning = warnings.find((w) => w.includes('cannot keep up'));
+  t.truthy(warning, warnings.join('\n'));
+  t.regex(warning!, /include mesh-sim's own queueing/);
+  t.true(sources.includes('node-0'), 'the node reported its own loop while busy');
+  const summary = sessionSummary(session);
+  t.truthy(summary.overloaded, 'the summary says mesh-sim fell behind');
+  t.true(summary.overloaded!.seconds >= 2, JSON.stringify(summary.overloaded));
+});
