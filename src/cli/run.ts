@@ -158,6 +158,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   output.err(`mesh-sim run ${scenario.name}: seed ${seed}, ${formatDuration(durationMs)} on the ${runtime} runtime`);
   session.on('progress', (m) => output.err(`  ${m}`));
   session.on('warning', (m) => output.err(`  warning: ${m}`));
+  session.on('overload', (state, m) => output.err(state === 'overloaded' ? `  warning: ${m}` : `  ${m}`));
   const elapsed = () => (session.trafficStartedAt === undefined ? 0 : Date.now() - session.trafficStartedAt);
   session.on('say', (text) => output.err(`[${clock(elapsed())}] ${text}`));
   session.on('pushed', (version, acked, total, ms) => {

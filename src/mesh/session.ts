@@ -96,6 +96,8 @@ export interface SessionTap {
 export interface SessionEvents {
   progress: [message: string];
   warning: [message: string];
+  /** mesh-sim fell behind its own traffic (what was busy, what to do), or keeps up again. */
+  overload: [state: 'overloaded' | 'recovered', message: string];
   instance: [status: InstanceStatus];
   say: [text: string, event: TimelineEvent];
   event: [event: TimelineEvent];
@@ -183,8 +185,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.plane = new ControlPlane(this.scenario, this.seed);
     this.plans = planInstances(this.scenario);
     this.selfLoad = new SelfLoadMonitor({
-      overloaded: (message) => this.emit('warning', message),
-      recovered: (message) => this.emit('progress', message),
+      overloaded: (message) => this.emit('overload', 'overloaded', message),
+      recovered: (message) => this.emit('overload', 'recovered', message),
     });
     this.runtime = options.runtimeFactory({
       onLog: (line) => this.onLog(line),

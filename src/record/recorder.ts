@@ -62,6 +62,10 @@ export class Recorder implements SessionTap {
     session.on('say', (text, event) => this.add({ k: 'say', t: Date.now(), index: event.index, text }));
     session.on('pushed', (version, acked, total, ms) => this.add({ k: 'pushed', t: Date.now(), version, acked, total, ms }));
     session.on('warning', (message) => this.add({ k: 'warning', t: Date.now(), message }));
+    // A replay shows mesh-sim's falling behind as the warning it was.
+    session.on('overload', (state, message) => {
+      if (state === 'overloaded') this.add({ k: 'warning', t: Date.now(), message });
+    });
     session.on('applied', (lines) => this.add({ k: 'applied', t: Date.now(), lines: [...lines] }));
     this.timer = setInterval(() => this.flush(), FRAME_MS);
     this.timer.unref();

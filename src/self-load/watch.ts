@@ -118,9 +118,10 @@ const percent = (share: number) => `${Math.round(share * 100)}%`;
 /** What a learner reads when mesh-sim falls behind: what was busy, what it means, what to do. */
 export function describeOverload(cause: OverloadCause, cpus: number, seconds = DEFAULT_LIMITS.seconds): string {
   const what = cause.kind === 'loop'
-    ? `${cause.source} ran callbacks ${percent(cause.busy)} of the time`
-    : `this machine's ${cpus} CPUs were ${percent(cause.busy)} busy`;
-  return `mesh-sim cannot keep up: ${what} for the last ${seconds} s. Latencies and timeouts from now on ` +
-    `include mesh-sim's own queueing, not only the mesh's. Lower the traffic's rps, or run fewer services` +
+    ? `${cause.source} was busy ${percent(cause.busy)} of the last ${seconds} s`
+    : `this machine's ${cpus} CPUs were ${percent(cause.busy)} busy over the last ${seconds} s`;
+  // The first sentence fits a terminal's line: it is what the live UI shows.
+  return `mesh-sim cannot keep up: ${what}, so latencies now include its own queueing. ` +
+    `Lower the traffic's rps, or run fewer services` +
     (cause.kind === 'loop' && cause.source.startsWith('node-') ? ` (--nodes spreads pods over more processes, up to one per CPU)` : '') + '.';
 }

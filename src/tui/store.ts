@@ -71,6 +71,8 @@ export interface UiSnapshot {
   jaeger?: string | undefined;
   observabilityNotes: string[];
   warnings: string[];
+  /** While mesh-sim falls behind its own traffic: what was busy (shown before any warning, gone once it keeps up). */
+  overload: string | undefined;
   /** The scenario file's problems after a save that no longer validates (the mesh runs as before); empty once it does. */
   problems: string[];
   /** The scenario file's name, for what the UI says about editing it. */
@@ -95,6 +97,7 @@ export class UiStore {
   private logCount = 0;
   private narration: { text: string; atMs: number } | undefined;
   private readonly warnings: string[] = [];
+  private overload: string | undefined;
   private problems: string[] = [];
   /** Ejections as each caller sees them: `caller|host` for every host ejected now. */
   private readonly ejected = new Set<string>();
@@ -108,6 +111,9 @@ export class UiStore {
       this.narration = { text, atMs: event.atMs };
     });
     session.on('warning', (message) => this.warn(message));
+    session.on('overload', (state, message) => {
+      this.overload = state === 'overloaded' ? message : undefined;
+    });
     session.on('applied', (lines) => this.narrate(`applied: ${lines.join('; ')}`));
   }
 
@@ -251,6 +257,7 @@ export class UiStore {
       jaeger: session.observability?.jaeger?.ui,
       observabilityNotes: session.observability?.notes ?? [],
       warnings: [...this.warnings],
+      overload: this.overload,
       problems: this.problems,
       file: scenario.file,
       config: configView(scenario.istio, scenario.config, scenario.services.map((svc) => svc.name), this.routes.rates(nowMs, windowMs), session.plane.configVersion),

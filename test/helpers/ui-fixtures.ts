@@ -110,6 +110,7 @@ export function recordedSnapshot(): UiSnapshot {
     grafana: undefined,
     observabilityNotes: ['Grafana not started: cannot pull grafana/grafana:10.4.2 (offline)'],
     warnings: [],
+    overload: undefined,
     problems: [],
     file: 'scenarios/bookinfo.yaml',
     config: {

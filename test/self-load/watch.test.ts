@@ -84,10 +84,10 @@ test('a calm run has no episode and nothing to report', (t) => {
 
 test('the warning says what was busy, what it means and what to do', (t) => {
   const node = describeOverload({ source: 'node-1', busy: 0.974, kind: 'loop' }, 2);
-  t.regex(node, /node-1 ran callbacks 97% of the time for the last 2 s/);
-  t.regex(node, /include mesh-sim's own queueing/);
+  t.regex(node, /node-1 was busy 97% of the last 2 s/);
+  t.regex(node, /latencies now include its own queueing/);
   t.regex(node, /--nodes/);
   const machine = describeOverload({ source: 'machine', busy: 0.99, kind: 'machine' }, 8);
-  t.regex(machine, /this machine's 8 CPUs were 99% busy/);
+  t.regex(machine, /this machine's 8 CPUs were 99% busy over the last 2 s/);
   t.notRegex(machine, /--nodes/);
 });

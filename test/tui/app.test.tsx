@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import React from 'react';
 import { render } from 'ink-testing-library';
 import { App, initialView, reduce } from '../../src/tui/app.js';
-import { recordedSource } from '../helpers/ui-fixtures.js';
+import { recordedSnapshot, recordedSource } from '../helpers/ui-fixtures.js';
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 40));
 
@@ -113,4 +113,13 @@ test.serial('the key reducer: sort cycles, moves stay in bounds, Enter on a serv
   t.is(view.selected.Services, 0);
   view = reduce(view, { type: 'logsOf', service: 'reviews' });
   t.like(view, { pane: 'Logs', filters: { ...initialView.filters, Logs: 'svc:reviews' } });
+});
+
+test.serial('while mesh-sim falls behind, the screen says so above any warning', async (t) => {
+  const snapshot = { ...recordedSnapshot(), warnings: ['an older warning'], overload: 'mesh-sim cannot keep up: node-0 was busy 99% of the last 2 s' };
+  const ui = render(<App source={recordedSource(snapshot)} onQuit={() => {}} onNextEvent={() => {}} size={{ columns: 100, rows: 30 }} fps={50} />);
+  t.teardown(() => ui.unmount());
+  const frame = () => ui.lastFrame() ?? '';
+  t.regex(await until(frame, /⚠ mesh-sim cannot keep up: node-0/), /⚠ mesh-sim cannot keep up: node-0/);
+  t.notRegex(frame(), /an older warning/);
 });

@@ -100,3 +100,14 @@ test('memory stays bounded under a long, heavy stream of spans', (t) => {
   t.true(traces.recent().length <= 500);
   t.is(stats.service('svc0', undefined, undefined, 3600).requests, 25_000, 'totals still count everything');
 });
+
+test('mesh-sim falling behind shows while it lasts, and goes once it keeps up', (t) => {
+  const session = fakeSession();
+  const store = new UiStore(session, 'process');
+  t.is(store.snapshot().overload, undefined);
+  session.emit('overload', 'overloaded', 'mesh-sim cannot keep up: node-0 was busy 99% of the last 2 s');
+  t.regex(store.snapshot().overload ?? '', /node-0 was busy 99%/);
+  t.deepEqual(store.snapshot().warnings, [], 'not a warning that stays after it passed');
+  session.emit('overload', 'recovered', 'mesh-sim keeps up again, after 4 s of falling behind');
+  t.is(store.snapshot().overload, undefined);
+});
