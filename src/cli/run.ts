@@ -17,6 +17,7 @@ import { clock } from '../tui/model.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { forwardingFrom, forwardingReport, OtlpConfigError, type Forwarding } from '../telemetry/forward/setup.js';
 import type { Output } from './validate.js';
+import { measuredText } from '../telemetry/judge.js';
 
 export interface RunOptions extends SessionFlags {
   duration?: string;
@@ -167,7 +168,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   });
   session.on('check', (result) => {
     if (result.at === undefined) return;
-    output.err(`[${clock(elapsed())}] check ${result.expr}: ${result.ok ? 'PASS' : 'FAIL'} (measured ${result.value ?? result.note})`);
+    output.err(`[${clock(elapsed())}] check ${result.expr}: ${result.ok ? 'PASS' : 'FAIL'} (${measuredText(result)})`);
   });
   let accessLog: WriteStream | undefined;
   if (options.accessLog) {

@@ -187,7 +187,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.selfLoad = new SelfLoadMonitor({
       overloaded: (message) => this.emit('overload', 'overloaded', message),
       recovered: (message) => this.emit('overload', 'recovered', message),
-    });
+    }, () => this.timeline?.elapsed() ?? 0);
     this.runtime = options.runtimeFactory({
       onLog: (line) => this.onLog(line),
       onExit: (id, info) => this.onExit(id, info),
@@ -546,10 +546,15 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     if (!this.stopped) await this.flushTelemetry();
     const seconds = Math.max(0, window.toMs - window.fromMs) / 1000;
     const judgedOn = { segments: window.segments, seconds };
-    const result = { ...judge(event.check!.expr, this, judgedOn, seconds), at: formatDuration(event.atMs) };
+    const result = { ...judge(event.check!.expr, this, judgedOn, seconds), at: formatDuration(event.atMs), ...this.fellBehind(window.fromMs, window.toMs) };
     this.options.tap?.judged(result, judgedOn, seconds);
     this.checkResults.push(result);
     this.emit('check', result);
+  }
+
+  /** A check's mark when mesh-sim fell behind during the time it judges. */
+  private fellBehind(fromMs: number, toMs: number): { overloaded?: true } {
+    return this.selfLoad.overlapped(fromMs, toMs) ? { overloaded: true } : {};
   }
 
   /** Every ready sidecar sends its spans before acknowledging: the collector then holds all finished so far. */
@@ -583,7 +588,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.unansweredSpans = this.attribution.finish();
     const runSeconds = this.runSeconds();
     for (const check of this.loaded.scenario.checks) {
-      const result = judge(check.expr, this, undefined, runSeconds);
+      const result = { ...judge(check.expr, this, undefined, runSeconds), ...this.fellBehind(0, Infinity) };
       this.options.tap?.judged(result, undefined, runSeconds);
       this.checkResults.push(result);
       this.emit('check', result);

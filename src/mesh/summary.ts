@@ -5,7 +5,7 @@
 import type { Scenario } from '../scenario/model.js';
 import type { FlowStats, RequestStats } from '../telemetry/stats.js';
 import type { TraceTotals } from '../telemetry/traces.js';
-import type { CheckResult } from '../telemetry/judge.js';
+import { measuredText, type CheckResult } from '../telemetry/judge.js';
 import type { TrafficCounts } from '../traffic/generator.js';
 import type { OverloadTotals } from '../self-load/watch.js';
 
@@ -177,8 +177,7 @@ export function formatSummary(summary: Summary): string {
   if (summary.checks.length > 0) {
     lines.push('');
     for (const c of summary.checks) {
-      const value = c.value === null ? (c.note ?? 'no value') : String(c.value);
-      lines.push(`${c.ok ? 'PASS' : 'FAIL'}  ${c.at ? `[${c.at}] ` : ''}${c.expr}  (measured ${value})`);
+      lines.push(`${c.ok ? 'PASS' : 'FAIL'}  ${c.at ? `[${c.at}] ` : ''}${c.expr}  (${measuredText(c)})`);
     }
   }
   return lines.join('\n');

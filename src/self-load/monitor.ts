@@ -2,6 +2,8 @@
 // process's event loop (the traffic, control plane and collector run there) and the
 // machine's CPUs, takes what node processes reported of their own loops, and lets the
 // OverloadWatch judge. Runs only while traffic does; its timer keeps nothing alive.
+// It keeps each episode's span on the scenario's clock, so a check judged on a window
+// mesh-sim fell behind in can say so.
 
 import os from 'node:os';
 import { loopSampler, machineSampler } from './sampler.js';
@@ -16,17 +18,57 @@ export interface SelfLoadEvents {
   recovered(message: string): void;
 }
 
+/** When mesh-sim fell behind, in scenario time (ms); `toMs` undefined while it lasts. */
+export interface Episode {
+  fromMs: number;
+  toMs: number | undefined;
+}
+
+export interface SelfLoadOptions {
+  limits?: OverloadLimits;
+  cpus?: number;
+  /** Make the samplers (fresh baselines at each start); tests give their own. */
+  mainSampler?: () => () => number;
+  machineSampler?: () => () => number | undefined;
+}
+
 export class SelfLoadMonitor {
   private readonly watch: OverloadWatch;
+  private readonly episodes: Episode[] = [];
+  private readonly limits: OverloadLimits;
+  private readonly cpus: number;
+  private readonly newMainSampler: () => () => number;
+  private readonly newMachineSampler: () => () => number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private sampleMain = loopSampler();
-  private sampleMachine = machineSampler();
+  private sampleMain: () => number;
+  private sampleMachine: () => number | undefined;
 
-  constructor(events: SelfLoadEvents, private readonly limits: OverloadLimits = DEFAULT_LIMITS, private readonly cpus = os.availableParallelism()) {
+  /** `clock`: scenario time in ms, the clock check windows are on. */
+  constructor(events: SelfLoadEvents, private readonly clock: () => number, options: SelfLoadOptions = {}) {
+    const limits = (this.limits = options.limits ?? DEFAULT_LIMITS);
+    this.cpus = options.cpus ?? os.availableParallelism();
+    this.newMainSampler = options.mainSampler ?? loopSampler;
+    this.newMachineSampler = options.machineSampler ?? (() => machineSampler());
+    this.sampleMain = this.newMainSampler();
+    this.sampleMachine = this.newMachineSampler();
+    // Either verdict is given once its streak is complete: the change came that many seconds before.
+    const streakMs = limits.seconds * 1000;
     this.watch = new OverloadWatch({
-      overloaded: (cause) => events.overloaded(describeOverload(cause, this.cpus, this.limits.seconds)),
-      recovered: (seconds) => events.recovered(`mesh-sim keeps up again, after ${Math.round(seconds)} s of falling behind`),
+      overloaded: (cause) => {
+        this.episodes.push({ fromMs: Math.max(0, this.clock() - streakMs), toMs: undefined });
+        events.overloaded(describeOverload(cause, this.cpus, this.limits.seconds));
+      },
+      recovered: (seconds) => {
+        const episode = this.episodes[this.episodes.length - 1];
+        if (episode) episode.toMs = Math.max(episode.fromMs, this.clock() - streakMs);
+        events.recovered(`mesh-sim keeps up again, after ${Math.round(seconds)} s of falling behind`);
+      },
     }, limits);
+  }
+
+  /** Whether mesh-sim fell behind at any time between `fromMs` and `toMs` (scenario time). */
+  overlapped(fromMs: number, toMs: number): boolean {
+    return this.episodes.some((e) => e.fromMs < toMs && (e.toMs ?? Infinity) > fromMs);
   }
 
   /** A node process's own loop, over its last second. */
@@ -37,8 +79,8 @@ export class SelfLoadMonitor {
   start(intervalMs = 1000): void {
     if (this.timer) return;
     // Fresh baselines: the time before the run (start-up) is not judged.
-    this.sampleMain = loopSampler();
-    this.sampleMachine = machineSampler();
+    this.sampleMain = this.newMainSampler();
+    this.sampleMachine = this.newMachineSampler();
     this.timer = setInterval(() => this.tick(), intervalMs);
     this.timer.unref();
   }
@@ -52,8 +94,8 @@ export class SelfLoadMonitor {
     return this.watch.totals;
   }
 
-  private tick(): void {
-    const now = performance.now();
+  /** Its timer's once-a-second work (a test calls it with its own time). */
+  tick(now = performance.now()): void {
     this.watch.report(MAIN_PROCESS, this.sampleMain(), now);
     this.watch.tick(now, this.sampleMachine());
   }

@@ -19,6 +19,14 @@ export interface CheckResult {
   value: number | null;
   /** Why there is no value, when there is none. */
   note?: string;
+  /** mesh-sim fell behind its own traffic during the time judged: the value includes its own queueing. */
+  overloaded?: true;
+}
+
+/** What a check measured, as every report of it says so: the value (or why none), and whether mesh-sim fell behind then. */
+export function measuredText(result: CheckResult): string {
+  const value = result.value === null ? (result.note ?? 'no value') : String(result.value);
+  return `measured ${value}${result.overloaded ? ', while mesh-sim fell behind its traffic' : ''}`;
 }
 
 export function measure(expr: CheckExpr, measured: Measured, window: Window | undefined, runSeconds: number): number {

@@ -18,6 +18,8 @@ services:
   d: {}
 traffic:
   - {to: a, rps: 2500}
+checks:
+  - "requests(a) > 0"
 `;
 
 test('driven past one node\'s capacity, mesh-sim says it cannot keep up, and which process was busy', async (t) => {
@@ -50,4 +52,5 @@ test('driven past one node\'s capacity, mesh-sim says it cannot keep up, and whi
   const summary = sessionSummary(session);
   t.truthy(summary.overloaded, 'the summary says mesh-sim fell behind');
   t.true(summary.overloaded!.seconds >= 2, JSON.stringify(summary.overloaded));
+  t.true(summary.checks[0]!.overloaded, 'the whole-run check is marked: its figures include mesh-sim\'s queueing');
 });

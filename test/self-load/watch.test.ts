@@ -1,5 +1,6 @@
 import test from 'ava';
 import { describeOverload, OverloadWatch, type OverloadCause } from '../../src/self-load/watch.js';
+import { measuredText } from '../../src/telemetry/judge.js';
 
 // mesh-sim's verdict on itself: two seconds over a limit start an episode, two calm
 // seconds end it, a process that stops reporting is calm.
@@ -90,4 +91,11 @@ test('the warning says what was busy, what it means and what to do', (t) => {
   const machine = describeOverload({ source: 'machine', busy: 0.99, kind: 'machine' }, 8);
   t.regex(machine, /this machine's 8 CPUs were 99% busy over the last 2 s/);
   t.notRegex(machine, /--nodes/);
+});
+
+test('a check judged while mesh-sim fell behind says so wherever it is reported', (t) => {
+  const behind = measuredText({ expr: 'p99(a) < 100ms', ok: false, value: 487, overloaded: true });
+  t.is(behind, 'measured 487, while mesh-sim fell behind its traffic');
+  t.is(measuredText({ expr: 'p99(a) < 100ms', ok: true, value: 12 }), 'measured 12');
+  t.is(measuredText({ expr: 'p99(x) < 1s', ok: false, value: null }), 'measured no value');
 });

@@ -5,6 +5,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import { clock, type TimelineView } from '../model.js';
 import { fit } from '../theme.js';
+import { measuredText } from '../../telemetry/judge.js';
 import type { Pane } from '../pane.js';
 
 export function TimelinePane({ view, width, height }: { view: TimelineView; width: number; height: number }) {
@@ -28,7 +29,7 @@ export function TimelinePane({ view, width, height }: { view: TimelineView; widt
       </Box>
       <Text>{view.next ? fit(`next in ${clock(view.next.atMs - view.elapsedMs)}: ${view.next.label}   (n: now)`, width) : 'the timeline is over; the mesh keeps running until you quit'}</Text>
       {view.checks.map((c, i) => (
-        <Text key={i} color={c.ok ? 'green' : 'red'}>{fit(`${c.ok ? '✓ PASS' : '✗ FAIL'} [${c.at}] ${c.expr}  measured ${c.value ?? c.note}`, width)}</Text>
+        <Text key={i} color={c.ok ? 'green' : 'red'}>{fit(`${c.ok ? '✓ PASS' : '✗ FAIL'} [${c.at}] ${c.expr}  ${measuredText(c)}`, width)}</Text>
       ))}
       {view.items.slice(0, listRoom).map((item, i) => (
         <Text key={i} dimColor={item.done}>{fit(`${item.done ? '●' : '○'} ${item.label}`, width)}</Text>
