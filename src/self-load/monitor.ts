@@ -71,9 +71,9 @@ export class SelfLoadMonitor {
     return this.episodes.some((e) => e.fromMs < toMs && (e.toMs ?? Infinity) > fromMs);
   }
 
-  /** A node process's own loop, over its last second. */
+  /** A node process's own loop, over its last second; while traffic runs (start-up is not judged). */
   report(source: string, busy: number): void {
-    this.watch.report(source, busy, performance.now());
+    if (this.timer) this.watch.report(source, busy, performance.now());
   }
 
   start(intervalMs = 1000): void {

@@ -30,6 +30,12 @@ test('a node\'s reports count as the main process\'s own samples do', (t) => {
     mainSampler: () => () => 0.2,
     machineSampler: () => () => undefined,
   });
+  monitor.report('node-1', 0.99);
+  monitor.tick(performance.now());
+  monitor.tick(performance.now() + 1);
+  t.deepEqual(said, [], 'a report before the traffic started (start-up) is not judged');
+  monitor.start(60_000);
+  t.teardown(() => monitor.stop());
   // Reports are stamped with performance.now(): tick on the same clock.
   monitor.report('node-1', 0.95);
   monitor.tick(performance.now());
