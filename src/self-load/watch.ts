@@ -43,7 +43,7 @@ export interface OverloadTotals {
 export class OverloadWatch {
   private readonly latest = new Map<string, { busy: number; atMs: number }>();
   private streak = 0;
-  private overloadedSince: number | undefined;
+  private overloaded = false;
   private lastTickMs: number | undefined;
   /** Busy time of the streak that may start an episode, of the episode under way, and of the episodes ended. */
   private busyStreakMs = 0;
@@ -63,7 +63,7 @@ export class OverloadWatch {
     const cause = this.cause(atMs, machineBusy);
     const secondMs = this.lastTickMs === undefined ? 1000 : atMs - this.lastTickMs;
     this.lastTickMs = atMs;
-    const overloaded = this.overloadedSince !== undefined;
+    const overloaded = this.overloaded;
     if (cause) {
       // Busy seconds count: in an episode, and those of a streak that may start one.
       if (overloaded) this.episodeMs += secondMs;
@@ -79,12 +79,12 @@ export class OverloadWatch {
     if (++this.streak < this.limits.seconds) return;
     this.streak = 0;
     if (!overloaded) {
-      this.overloadedSince = atMs;
+      this.overloaded = true;
       this.episodeMs = this.busyStreakMs;
       this.busyStreakMs = 0;
       this.events.overloaded(cause!);
     } else {
-      this.overloadedSince = undefined;
+      this.overloaded = false;
       this.totalMs += this.episodeMs;
       this.events.recovered(this.episodeMs / 1000);
       this.episodeMs = 0;
