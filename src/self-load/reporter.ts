@@ -1,7 +1,7 @@
 // A process hosting pods tells mesh-sim how busy its event loop is, without costing
-// anything while idle: sampling runs only while there is activity (the pods' access-log
-// batches), once a second, and a sample is sent only while the loop is at least half
-// busy, plus once as it calms, so the watch sees the episode end.
+// anything while idle: sampling runs once a second while there is activity (the pods'
+// access-log batches) or the loop is busy, and a sample is sent only while the loop is
+// at least half busy, plus once as it calms, so the watch sees the episode end.
 
 import { loopSampler } from './sampler.js';
 
@@ -40,7 +40,8 @@ export class BusyReporter {
     const busy = this.sample();
     if (busy >= this.reportFrom || this.previous >= this.reportFrom) this.send(busy);
     this.previous = busy;
-    if (this.activeSinceSample) {
+    // On while there is activity, and while busy: a busy sample is always followed by one more.
+    if (this.activeSinceSample || busy >= this.reportFrom) {
       this.activeSinceSample = false;
       this.arm();
     } else {
