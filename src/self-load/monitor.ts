@@ -44,7 +44,7 @@ export class SelfLoadMonitor {
   private sampleMachine: () => number | undefined;
 
   /** `clock`: scenario time in ms, the clock check windows are on. */
-  constructor(events: SelfLoadEvents, private readonly clock: () => number, options: SelfLoadOptions = {}) {
+  constructor(private readonly events: SelfLoadEvents, private readonly clock: () => number, options: SelfLoadOptions = {}) {
     const limits = (this.limits = options.limits ?? DEFAULT_LIMITS);
     this.cpus = options.cpus ?? os.availableParallelism();
     this.newMainSampler = options.mainSampler ?? loopSampler;
@@ -85,9 +85,16 @@ export class SelfLoadMonitor {
     this.timer.unref();
   }
 
+  /** The traffic stopped: so does the watch, and an episode under way ends (the UI drops its line). */
   stop(): void {
+    if (!this.timer) return;
     clearInterval(this.timer);
     this.timer = undefined;
+    const seconds = this.watch.end();
+    if (seconds === undefined) return;
+    const episode = this.episodes[this.episodes.length - 1];
+    if (episode && episode.toMs === undefined) episode.toMs = Math.max(episode.fromMs, this.clock());
+    this.events.recovered(`the traffic stopped; mesh-sim had fallen behind for ${Math.round(seconds)} s`);
   }
 
   get totals(): OverloadTotals {

@@ -91,6 +91,20 @@ export class OverloadWatch {
     }
   }
 
+  /** Ends an episode under way (the traffic stopped): its busy seconds, or undefined if there was none. */
+  end(): number | undefined {
+    this.streak = 0;
+    this.busyStreakMs = 0;
+    this.latest.clear();
+    this.lastTickMs = undefined;
+    if (!this.overloaded) return undefined;
+    this.overloaded = false;
+    const seconds = this.episodeMs / 1000;
+    this.totalMs += this.episodeMs;
+    this.episodeMs = 0;
+    return seconds;
+  }
+
   /** Seconds overloaded: the busy seconds of every episode, the one under way included. */
   get totals(): OverloadTotals {
     return { seconds: Math.round((this.totalMs + this.episodeMs) / 1000), worst: this.worst };

@@ -44,3 +44,23 @@ test('a node\'s reports count as the main process\'s own samples do', (t) => {
   t.is(said.length, 1);
   t.regex(said[0]!, /node-1 was busy 97%.*--nodes/);
 });
+
+test('traffic that stops during an episode ends it: the UI drops its line, the totals keep it', (t) => {
+  let second = 0;
+  const said: string[] = [];
+  const monitor = new SelfLoadMonitor({ overloaded: (m) => said.push(m), recovered: (m) => said.push(m) }, () => second * 1000, {
+    mainSampler: () => () => 0.99,
+    machineSampler: () => () => undefined,
+  });
+  monitor.start(60_000);
+  for (second = 1; second <= 3; second++) monitor.tick(second * 1000);
+  second = 4;
+  monitor.stop();
+  t.is(said.length, 2, said.join('\n'));
+  t.is(said[1], 'the traffic stopped; mesh-sim had fallen behind for 3 s');
+  t.true(monitor.overlapped(3000, 3500));
+  t.false(monitor.overlapped(4500, 6000), 'the episode ended with the traffic');
+  t.is(monitor.totals.seconds, 3);
+  monitor.stop();
+  t.is(said.length, 2, 'stopping twice says nothing more');
+});

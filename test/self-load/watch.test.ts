@@ -99,3 +99,20 @@ test('a check judged while mesh-sim fell behind says so wherever it is reported'
   t.is(measuredText({ expr: 'p99(a) < 100ms', ok: true, value: 12 }), 'measured 12');
   t.is(measuredText({ expr: 'p99(x) < 1s', ok: false, value: null }), 'measured no value');
 });
+
+test('ending the watch ends an episode under way and forgets the reports', (t) => {
+  const { watch, events } = watched();
+  t.is(watch.end(), undefined, 'nothing under way');
+  for (const at of [1000, 2000, 3000]) {
+    watch.report('node-0', 0.99, at);
+    watch.tick(at, undefined);
+  }
+  t.is(watch.end(), 3);
+  t.deepEqual(events, ['overloaded node-0'], 'the caller says why it ended');
+  t.is(watch.totals.seconds, 3);
+  // A fresh start: the old report is gone, and one busy second is not an episode.
+  watch.tick(10_000, undefined);
+  watch.report('node-0', 0.99, 11_000);
+  watch.tick(11_000, undefined);
+  t.deepEqual(events, ['overloaded node-0']);
+});
