@@ -40,8 +40,8 @@ export class SelfLoadMonitor {
   private readonly newMainSampler: () => () => number;
   private readonly newMachineSampler: () => () => number | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private sampleMain: () => number;
-  private sampleMachine: () => number | undefined;
+  /** Made at each start, so their baselines are the traffic's start. */
+  private samplers: { main: () => number; machine: () => number | undefined } | undefined;
 
   /** `clock`: scenario time in ms, the clock check windows are on. */
   constructor(private readonly events: SelfLoadEvents, private readonly clock: () => number, options: SelfLoadOptions = {}) {
@@ -49,8 +49,6 @@ export class SelfLoadMonitor {
     this.cpus = options.cpus ?? os.availableParallelism();
     this.newMainSampler = options.mainSampler ?? loopSampler;
     this.newMachineSampler = options.machineSampler ?? (() => machineSampler());
-    this.sampleMain = this.newMainSampler();
-    this.sampleMachine = this.newMachineSampler();
     // Either verdict is given once its streak is complete: the change came that many seconds before.
     const streakMs = limits.seconds * 1000;
     this.watch = new OverloadWatch({
@@ -79,8 +77,7 @@ export class SelfLoadMonitor {
   start(intervalMs = 1000): void {
     if (this.timer) return;
     // Fresh baselines: the time before the run (start-up) is not judged.
-    this.sampleMain = this.newMainSampler();
-    this.sampleMachine = this.newMachineSampler();
+    this.samplers = { main: this.newMainSampler(), machine: this.newMachineSampler() };
     this.timer = setInterval(() => this.tick(), intervalMs);
     this.timer.unref();
   }
@@ -101,9 +98,10 @@ export class SelfLoadMonitor {
     return this.watch.totals;
   }
 
-  /** Its timer's once-a-second work (a test calls it with its own time). */
+  /** Its timer's once-a-second work, once started (a test calls it with its own time). */
   tick(now = performance.now()): void {
-    this.watch.report(MAIN_PROCESS, this.sampleMain(), now);
-    this.watch.tick(now, this.sampleMachine());
+    if (!this.samplers) return;
+    this.watch.report(MAIN_PROCESS, this.samplers.main(), now);
+    this.watch.tick(now, this.samplers.machine());
   }
 }

@@ -36,9 +36,9 @@ function totals(cpus: readonly { times: CpuTimes }[]): { busy: number; total: nu
 }
 
 /**
- * The share of all CPUs' time since the last call spent busy, 0 to 1 (undefined on the
- * first call, or where the platform reports no times). `read` is os.cpus unless a test
- * gives its own.
+ * The share of all CPUs' time spent busy since the last call (the first: since the
+ * sampler was made), 0 to 1; undefined when no CPU time passed or the platform reports
+ * none. `read` is os.cpus unless a test gives its own.
  */
 export function machineSampler(read: () => readonly { times: CpuTimes }[] = os.cpus): () => number | undefined {
   let last = totals(read());

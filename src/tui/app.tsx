@@ -163,7 +163,10 @@ export function App({ source, onQuit, onNextEvent, onApply, playback, fps = 8, s
 
   if (starting) return <Startup snapshot={snapshot} tick={tick} width={width} />;
   const narrationLines = view.pane === 'Timeline' ? 0 : rows >= 32 ? 2 : 1;
-  const chrome = 2 + (snapshot.replay ? 1 : 0) + (narrationLines > 0 && snapshot.timeline.narration ? narrationLines + 2 : 0) + 1 + (view.typing ? 1 : 0) + (snapshot.overload !== undefined || snapshot.warnings.length > 0 ? 1 : 0)
+  // One line of alert: mesh-sim falling behind while it lasts, else the latest warning.
+  const alert = snapshot.overload !== undefined ? { text: snapshot.overload, color: 'yellow' }
+    : snapshot.warnings.length > 0 ? { text: snapshot.warnings[snapshot.warnings.length - 1]!, color: 'red' } : undefined;
+  const chrome = 2 + (snapshot.replay ? 1 : 0) + (narrationLines > 0 && snapshot.timeline.narration ? narrationLines + 2 : 0) + 1 + (view.typing ? 1 : 0) + (alert ? 1 : 0)
     + (snapshot.problems.length > 0 ? snapshot.problems.length + 1 : 0);
   const height = Math.max(5, rows - chrome - 1);
   const pane = paneOf(view);
@@ -175,9 +178,7 @@ export function App({ source, onQuit, onNextEvent, onApply, playback, fps = 8, s
     <Box flexDirection="column" width={width}>
       <Header snapshot={snapshot} panes={PANES.map((p) => p.name)} pane={view.pane} paused={view.paused} width={width} />
       <Narration snapshot={snapshot} width={width} lines={narrationLines} />
-      {snapshot.overload !== undefined
-        ? <Text color="yellow">{fit(`⚠ ${snapshot.overload}`, width)}</Text>
-        : snapshot.warnings.length > 0 ? <Text color="red">{fit(`⚠ ${snapshot.warnings[snapshot.warnings.length - 1]}`, width)}</Text> : null}
+      {alert ? <Text color={alert.color}>{fit(`⚠ ${alert.text}`, width)}</Text> : null}
       <FileProblems snapshot={snapshot} width={width} />
       {view.help ? <Help panes={PANES} width={width} /> : (
         <Box height={height} flexDirection="column">

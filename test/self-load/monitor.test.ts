@@ -12,6 +12,8 @@ test('an episode spans from the first busy second to the first calm one, on the 
     mainSampler: () => () => (second >= 3 && second <= 6 ? 0.99 : 0.1),
     machineSampler: () => () => 0.5,
   });
+  monitor.start(60_000);
+  t.teardown(() => monitor.stop());
   for (second = 1; second <= 10; second++) monitor.tick(second * 1000);
   t.is(said.length, 2, said.join('\n'));
   t.true(said[0]!.startsWith(`mesh-sim cannot keep up: ${MAIN_PROCESS} was busy 99% of the last 2 s`), said[0]);
@@ -31,11 +33,12 @@ test('a node\'s reports count as the main process\'s own samples do', (t) => {
     machineSampler: () => () => undefined,
   });
   monitor.report('node-1', 0.99);
+  monitor.start(60_000);
+  t.teardown(() => monitor.stop());
+  // Kept, that report would still be fresh: two ticks would make an episode of it.
   monitor.tick(performance.now());
   monitor.tick(performance.now() + 1);
   t.deepEqual(said, [], 'a report before the traffic started (start-up) is not judged');
-  monitor.start(60_000);
-  t.teardown(() => monitor.stop());
   // Reports are stamped with performance.now(): tick on the same clock.
   monitor.report('node-1', 0.95);
   monitor.tick(performance.now());

@@ -6,8 +6,8 @@
 //
 // The process runtime talks to it over IPC: `start`, `stop` and `kill` a pod's
 // containers; it answers `exit` for each container that ends, and `load` each second
-// its event loop is busy serving requests (so mesh-sim can say when it cannot keep up). Every pod's output comes
-// on stdout, one line each: `POD CONTAINER STREAM TEXT`.
+// its event loop is busy serving requests (so mesh-sim can say when it cannot keep up).
+// Every pod's output comes on stdout, one line each: `POD CONTAINER STREAM TEXT`.
 
 import { NodeSubscription } from '../../control/node-client.js';
 import { SIDECAR_ENV, type SidecarBoot } from '../../sidecar/boot.js';
@@ -152,4 +152,3 @@ process.on('SIGINT', () => void shutdown());
 // When mesh-sim goes, its nodes go, flushing what they hold.
 process.on('disconnect', () => void shutdown());
 report({ op: 'ready' });
-
