@@ -1,6 +1,7 @@
 // The one HTTP server mesh-sim itself runs during a mesh: the control plane's long polls
-// and certificate authority, and the collector's OTLP endpoint, on 127.0.0.1 (and, for Docker, on the run's
-// network gateway address, which only this host and its containers can reach). Only
+// and certificate authority, the collector's OTLP endpoint, and proxies' load reports,
+// on 127.0.0.1 (and, for Docker, on the run's network gateway address, which only this
+// host and its containers can reach). Only
 // what mesh-sim started may use it: every request carries the run's secret, which
 // mesh-sim hands over in the environment of what it starts, never on a command line.
 
@@ -13,6 +14,7 @@ import { handleTraces } from '../telemetry/collector.js';
 import { handleCertificate } from '../control/certificates.js';
 import { CertificateAuthority } from '../identity/ca.js';
 import type { Span } from '../telemetry/span.js';
+import { handleLoad } from '../self-load/endpoint.js';
 
 /** How a request to the hub names the run's secret: `Authorization: Bearer SECRET`, as OTLP exporters send headers. */
 export function authorization(secret: string): string {
@@ -33,6 +35,8 @@ export class Hub {
     private readonly plane: ControlPlane,
     private readonly identities: (instance: string) => InstanceIdentity | undefined,
     private readonly onSpans: (spans: Span[]) => void,
+    /** How busy a proxy in a process of its own was (Docker's sidecars report here). */
+    private readonly onLoad: (source: string, busy: number) => void = () => {},
   ) {}
 
   private authorized(req: http.IncomingMessage): boolean {
@@ -49,6 +53,7 @@ export class Hub {
     if (handleTraces(req, res, this.onSpans)) return;
     if (handleCertificate(this.ca, this.identities, req, res)) return;
     if (handleControl(this.plane, this.identities, req, res)) return;
+    if (handleLoad((id) => this.identities(id) !== undefined, this.onLoad, req, res)) return;
     res.writeHead(404, { 'content-type': 'text/plain' }).end('mesh-sim: POST spans to /v1/traces\n');
   };
 

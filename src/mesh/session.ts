@@ -193,7 +193,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
       onExit: (id, info) => this.onExit(id, info),
       onLoad: (source, busy) => this.selfLoad.report(source, busy),
     }, this.runId, options.runtimeOptions);
-    this.hub = new Hub(this.plane, (id) => this.identities.get(id), (spans) => this.onSpans(spans));
+    this.hub = new Hub(this.plane, (id) => this.identities.get(id), (spans) => this.onSpans(spans), (source, busy) => this.selfLoad.report(source, busy));
     this.plane.on('ack', (instance: string, version: number) => this.onAck(instance, version));
     // Every instance is known, as starting, from the outset: a UI can list them at once.
     for (const plan of [...this.plans, this.gateway]) {
