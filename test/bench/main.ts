@@ -32,7 +32,7 @@ const median = (values: number[]) => quantile(values, 0.5);
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-async function server(kind: 'upstream' | 'forwarder' | 'http-proxy', port: number, target?: number): Promise<ChildProcess> {
+async function server(kind: 'upstream' | 'forwarder' | 'http-proxy' | 'relay', port: number, target?: number): Promise<ChildProcess> {
   const child = fork(here('./servers.js'), [kind, String(port), String(target ?? '')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   children.push(child);
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
@@ -187,10 +187,11 @@ async function mtlsBenchmarks(): Promise<Record<string, unknown>> {
 }
 
 async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
-  const [upstreamPort, forwarderPort, httpProxyPort, nginxPort] = await freePorts(4);
+  const [upstreamPort, forwarderPort, httpProxyPort, relayPort, nginxPort] = await freePorts(5);
   await server('upstream', upstreamPort!);
   const forwarderProcess = await server('forwarder', forwarderPort!, upstreamPort);
   await server('http-proxy', httpProxyPort!, upstreamPort);
+  const relayProcess = await server('relay', relayPort!, upstreamPort);
   const nginx = await startNginx(nginxPort!, upstreamPort!);
   const sidecar = await startSidecar(upstreamPort!);
   const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number }>({
@@ -199,6 +200,7 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   // Warm-up: JIT and connection pools, on every path.
   await closed(forwarderPort!, false);
   await closed(httpProxyPort!, false);
+  await closed(relayPort!, false);
   await closed(sidecar.inbound, false);
   await closed(sidecar.outbound, true);
   if (nginx) await closed(nginxPort!, false);
@@ -206,12 +208,14 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   const nginxRps: number[] = [];
   const forwarder: number[] = [];
   const bareProxy: number[] = [];
+  const relayRps: number[] = [];
   const inbound: number[] = [];
   const outbound: number[] = [];
   for (let r = 0; r < rounds; r++) {
     log(`throughput round ${r + 1}/${rounds}`);
     forwarder.push((await closed(forwarderPort!, false)).rps);
     bareProxy.push((await closed(httpProxyPort!, false)).rps);
+    relayRps.push((await closed(relayPort!, false)).rps);
     inbound.push((await closed(sidecar.inbound, false)).rps);
     outbound.push((await closed(sidecar.outbound, true)).rps);
     if (nginx) nginxRps.push((await closed(nginxPort!, false)).rps);
@@ -231,6 +235,7 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   const viaInbound = inboundRun.result;
   const viaOutbound = await open(sidecar.outbound, true);
   const forwarderCpu = await cpuPerRequest(forwarderPort!, false, [forwarderProcess.pid!]);
+  const relayCpu = await cpuPerRequest(relayPort!, false, [relayProcess.pid!]);
   const nginxCpu = nginx ? await cpuPerRequest(nginxPort!, false, await nginx.pids()) : undefined;
   const spansSeen = sidecar.spans();
   await sidecar.stop();
@@ -242,6 +247,9 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
       // The floor under the sidecar: the proxy library with no telemetry at all.
       httpProxyAloneRps: round(median(bareProxy), 0),
       httpProxyAloneRatio: round(median(bareProxy) / forwarderRps),
+      // Under everything: a relay that copies bytes and does no HTTP work.
+      relayRps: round(median(relayRps), 0),
+      relayRatio: round(median(relayRps) / forwarderRps),
       sidecarInboundRps: round(median(inbound), 0),
       sidecarOutboundRps: round(median(outbound), 0),
       inboundRatio: round(median(inbound) / forwarderRps),
@@ -253,6 +261,7 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
     cpuPerRequestAt500Rps: {
       sidecarAndCollectorMs: round(inboundRun.ms, 3),
       bareForwarderMs: round(forwarderCpu.ms, 3),
+      relayMs: round(relayCpu.ms, 3),
       nginxMs: nginxCpu ? round(nginxCpu.ms, 3) : 'nginx not installed',
       sidecarOverNginx: nginxCpu ? round(inboundRun.ms / nginxCpu.ms, 1) : null,
       target: 'sidecar + collector <= 3x nginx per request',

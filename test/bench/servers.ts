@@ -1,10 +1,13 @@
 // Processes the benchmark measures: an upstream that answers at once, the bare
-// node:http forwarder a sidecar is compared with, and http-proxy alone in the same role
-// (so the report can tell the proxy library's cost from telemetry's).
+// node:http forwarder a sidecar is compared with, http-proxy alone in the same role
+// (so the report can tell the proxy library's cost from telemetry's), and a relay that
+// does no HTTP work at all (the floor under any proxy written in JavaScript, so the
+// report can tell Node's HTTP machinery's cost from everything above it).
 // Run as `node servers.js KIND PORT [TARGET_PORT]`.
 
 import http from 'node:http';
 import httpProxy from 'http-proxy';
+import net from 'node:net';
 
 const [kind, portText, targetText] = process.argv.slice(2);
 const port = Number(portText);
@@ -37,5 +40,54 @@ if (kind === 'upstream') {
   const server = http.createServer((req, res) => proxy.web(req, res, { target, agent }, () => res.writeHead(502).end()));
   server.keepAliveTimeout = 65_000;
   server.listen(port, '127.0.0.1', () => process.send?.('ready'));
+} else if (kind === 'relay') {
+  relay(Number(targetText));
+}
+
+/**
+ * Not a proxy anyone should run: it knows only this benchmark's traffic (GETs without a
+ * body, answered with content-length), finds each head's end and copies bytes over a
+ * pool of kept-alive upstream connections. Its cost is the sockets' and the event
+ * loop's, which every proxy pays whatever its HTTP code.
+ */
+function relay(target: number): void {
+  interface Upstream { socket: net.Socket; buffered?: Buffer; answer?: (response: Buffer) => void }
+  const idle: Upstream[] = [];
+  const upstream = (): Upstream => {
+    const reused = idle.pop();
+    if (reused) return reused;
+    const to: Upstream = { socket: net.connect(target, '127.0.0.1') };
+    to.socket.setNoDelay(true);
+    to.socket.on('data', (data: Buffer) => {
+      const buffered = to.buffered ? Buffer.concat([to.buffered, data]) : data;
+      const end = buffered.indexOf('\r\n\r\n');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(buffered.toString('latin1', 0, Math.max(0, end)))?.[1] ?? 0);
+      if (end < 0 || buffered.length < end + 4 + length) {
+        to.buffered = buffered;
+        return;
+      }
+      to.buffered = undefined;
+      const answer = to.answer!;
+      to.answer = undefined;
+      idle.push(to);
+      answer(buffered);
+    });
+    to.socket.on('error', () => {});
+    return to;
+  };
+  net.createServer((client) => {
+    client.setNoDelay(true);
+    let pending: Buffer | undefined;
+    client.on('data', (data: Buffer) => {
+      pending = pending ? Buffer.concat([pending, data]) : data;
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        const to = upstream();
+        to.answer = (response) => client.write(response);
+        to.socket.write(pending.subarray(0, end + 4));
+        pending = pending.subarray(end + 4);
+      }
+    });
+    client.on('error', () => {});
+  }).listen(port, '127.0.0.1', () => process.send?.('ready'));
 }
 process.on('disconnect', () => process.exit(0));
