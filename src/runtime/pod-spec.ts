@@ -193,7 +193,8 @@ export function otelEnvironment(collectorUrl: string, plan: InstancePlan, secret
   return {
     OTEL_EXPORTER_OTLP_ENDPOINT: collectorUrl,
     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${collectorUrl}/v1/traces`,
-    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    // OTLP's default encoding over HTTP, which every SDK's HTTP exporter speaks (the collector reads JSON too).
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     // The OpenTelemetry spec's form: key=value pairs, values percent-encoded.
     OTEL_EXPORTER_OTLP_HEADERS: `authorization=${encodeURIComponent(`Bearer ${secret}`)}`,
     OTEL_SERVICE_NAME: plan.service,

@@ -1,13 +1,15 @@
-// The collector's receiving end: OTLP/HTTP JSON on /v1/traces, as any OpenTelemetry
-// exporter sends it (gzip or not). Spans go to whoever the mesh connects. Bounded:
-// a request's body is limited before and after decompression (a gzip bomb stops at the
-// limit), and so is the number of spans one export may carry.
+// The collector's receiving end: OTLP/HTTP on /v1/traces, binary Protobuf or JSON, as
+// any OpenTelemetry exporter sends it (gzip or not), answered in the encoding it came
+// in. Spans go to whoever the mesh connects. Bounded: a request's body is limited
+// before and after decompression (a gzip bomb stops at the limit), and so is the
+// number of spans one export may carry.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createGunzip } from 'node:zlib';
 import { readBounded, sendJson } from '../control/http.js';
 import { decodeSpans, OtlpFormatError } from './otlp.js';
 import type { Span } from './span.js';
+import { ProtobufFormatError, readExportRequest, writeExportResponse, writeRpcStatus } from './otlp-proto.js';
 
 export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
 /** The most spans one export request may carry; the OpenTelemetry SDK sends 512 at a time. */
@@ -44,23 +46,56 @@ export function inflateBounded(body: Buffer, limit: number): Promise<Buffer> {
   });
 }
 
+/** How one OTLP encoding reads an export and answers it: JSON or binary Protobuf, as the request came. */
+interface OtlpEncoding {
+  /** The export request in OTLP's JSON mapping, for decodeSpans. */
+  read(body: Buffer): unknown;
+  /** 200, with the number of spans dropped and why (OTLP's partial success). */
+  accept(res: ServerResponse, rejected: number, why: string): void;
+  /** An HTTP status and OTLP's error body (google.rpc.Status for Protobuf). */
+  refuse(res: ServerResponse, status: number, message: string): void;
+}
+
+const PROTOBUF = 'application/x-protobuf';
+/** gRPC's codes for the statuses the collector answers with, as OTLP/HTTP's Status carries them. */
+const RPC_CODE: Record<number, number> = { 400: 3, 405: 12, 413: 8, 415: 3 };
+
+const ENCODINGS: Record<string, OtlpEncoding> = {
+  'application/json': {
+    read: (body) => JSON.parse(body.toString('utf8')),
+    accept: (res, rejected, why) => sendJson(res, 200, rejected > 0 ? { partialSuccess: { rejectedSpans: rejected, errorMessage: why } } : {}),
+    refuse: (res, status, message) => sendJson(res, status, { error: message }),
+  },
+  [PROTOBUF]: {
+    read: readExportRequest,
+    accept: (res, rejected, why) => sendProtobuf(res, 200, writeExportResponse(rejected, why)),
+    refuse: (res, status, message) => sendProtobuf(res, status, writeRpcStatus(RPC_CODE[status] ?? 2, message)),
+  },
+};
+
+function sendProtobuf(res: ServerResponse, status: number, body: Uint8Array): void {
+  res.writeHead(status, { 'content-type': PROTOBUF, 'content-length': body.length }).end(body);
+}
+
 /** Handles POST /v1/traces; false for other paths. */
 export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans: (spans: Span[]) => void): boolean {
   const path = (req.url ?? '').split('?')[0];
   if (path !== '/v1/traces') return false;
+  const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim().toLowerCase();
+  const encoding = ENCODINGS[type];
   if (req.method !== 'POST') {
-    sendJson(res, 405, { error: 'POST OTLP/HTTP JSON spans here' });
+    req.resume();
+    (encoding ?? ENCODINGS['application/json']!).refuse(res, 405, 'POST OTLP/HTTP spans here (JSON or Protobuf)');
     return true;
   }
-  const type = (req.headers['content-type'] ?? 'application/json').split(';')[0]!.trim();
-  if (type !== 'application/json') {
+  if (!encoding) {
     req.resume();
-    sendJson(res, 415, { error: `${type} is not supported: send OTLP/HTTP JSON (application/json), e.g. @opentelemetry/exporter-trace-otlp-http` });
+    sendJson(res, 415, { error: `${type} is not supported: send OTLP/HTTP as application/x-protobuf or application/json, as OpenTelemetry's exporters do` });
     return true;
   }
   void readBounded(req, MAX_EXPORT_BYTES).then(async ({ body: received, tooLarge }) => {
     if (tooLarge) {
-      sendJson(res, 413, { error: `an export is at most ${MAX_EXPORT_BYTES} bytes` });
+      encoding.refuse(res, 413, `an export is at most ${MAX_EXPORT_BYTES} bytes`);
       return;
     }
     try {
@@ -70,22 +105,20 @@ export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans:
           body = await inflateBounded(body, MAX_EXPORT_BYTES);
         } catch (error) {
           if (error instanceof InflatedTooLarge) {
-            sendJson(res, 413, { error: error.message });
+            encoding.refuse(res, 413, error.message);
             return;
           }
           throw error;
         }
       }
-      const decoded = decodeSpans(JSON.parse(body.toString('utf8')));
+      const decoded = decodeSpans(encoding.read(body));
       const spans = decoded.spans.length > MAX_SPANS_PER_EXPORT ? decoded.spans.slice(0, MAX_SPANS_PER_EXPORT) : decoded.spans;
       const rejected = decoded.rejected + (decoded.spans.length - spans.length);
       onSpans(spans);
-      sendJson(res, 200, rejected > 0
-        ? { partialSuccess: { rejectedSpans: rejected, errorMessage: `spans without valid ids or times, or past ${MAX_SPANS_PER_EXPORT} in one export, were dropped` } }
-        : {});
+      encoding.accept(res, rejected, `spans without valid ids or times, or past ${MAX_SPANS_PER_EXPORT} in one export, were dropped`);
     } catch (error) {
-      const message = error instanceof OtlpFormatError || error instanceof SyntaxError ? error.message : `cannot read export: ${(error as Error).message}`;
-      sendJson(res, 400, { error: message });
+      const known = error instanceof OtlpFormatError || error instanceof SyntaxError || error instanceof ProtobufFormatError;
+      encoding.refuse(res, 400, known ? (error as Error).message : `cannot read export: ${(error as Error).message}`);
     }
   }, () => res.destroy());
   return true;

@@ -30,7 +30,7 @@ test.serial("a program of one's own is told PORT, HTTP_PROXY and where its OpenT
   t.regex(told.port!, /^\d+$/);
   t.regex(told.proxy!, /^http:\/\/127\.0\.0\.1:\d+$/);
   t.is(told.otlp, mesh.session.collectorUrl);
-  t.is(told.protocol, 'http/json', 'the protocol the collector speaks');
+  t.is(told.protocol, 'http/protobuf', 'the protocol the collector speaks, and most SDKs\' default');
   t.is(told.name, 'mine');
   t.is(decodeURIComponent(told.headers!.replace(/^authorization=/, '')), mesh.session.collectorHeaders.authorization!, "the run's secret, as OTEL_EXPORTER_OTLP_HEADERS carries headers");
 });

@@ -4,9 +4,17 @@ import { context, trace, SpanKind } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
+import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { loadText, startMesh } from '../helpers/mesh.js';
 import { analyseTrace } from '../../src/telemetry/traces.js';
+import { otelEnvironment } from '../../src/runtime/pod-spec.js';
+import type { MeshSession } from '../../src/mesh/session.js';
+
+// An application's own OpenTelemetry SDK sends its spans to mesh-sim's collector, over
+// OTLP/HTTP in JSON or in binary Protobuf (the default of most SDKs), and they join the
+// sidecars' spans of the same trace.
 
 const scenario = `
 name: sdk
@@ -18,10 +26,10 @@ services:
     latency: 1ms
 `;
 
-test.serial("a real OpenTelemetry SDK's spans join the sidecars' spans of the same trace", async (t) => {
+const sdkSpansJoin = test.macro(async (t, makeExporter: (session: MeshSession) => SpanExporter) => {
   const mesh = await startMesh(await loadText(scenario));
   const { session } = mesh;
-  const exporter = new OTLPTraceExporter({ url: `${session.collectorUrl}/v1/traces`, headers: session.collectorHeaders });
+  const exporter = makeExporter(session);
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({ 'service.name': 'checkout-client' }),
     spanProcessors: [new BatchSpanProcessor(exporter)],
@@ -61,4 +69,24 @@ test.serial("a real OpenTelemetry SDK's spans join the sidecars' spans of the sa
   t.true(shape.complete);
   t.deepEqual(shape.services.sort(), ['backend', 'frontend']);
   t.is(shape.depth, 2);
+});
+
+test.serial("a real OpenTelemetry SDK's spans, in OTLP/HTTP JSON, join the sidecars' spans of the same trace", sdkSpansJoin,
+  (session) => new JsonExporter({ url: `${session.collectorUrl}/v1/traces`, headers: session.collectorHeaders }));
+
+test.serial("in OTLP/HTTP Protobuf too, configured only by the environment mesh-sim gives a program of one's own", sdkSpansJoin, (session) => {
+  const plan = session.instancePlans.find((p) => p.service === 'frontend')!;
+  const secret = session.collectorHeaders.authorization!.replace(/^Bearer /, '');
+  const told = otelEnvironment(session.collectorUrl!, plan, secret);
+  const saved = { ...process.env };
+  Object.assign(process.env, told);
+  try {
+    // The SDK reads the endpoint, headers and protocol as it is made.
+    return new ProtobufExporter();
+  } finally {
+    for (const key of Object.keys(told)) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  }
 });
