@@ -46,6 +46,27 @@ export function inflateBounded(body: Buffer, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Takes one export request (in OTLP's JSON mapping, whichever encoding it came in):
+ * its spans to `onSpans`, at most MAX_SPANS_PER_EXPORT; says how many were dropped and
+ * why, for OTLP's partial success. Throws OtlpFormatError when it is no export at all.
+ */
+export function takeExport(request: unknown, onSpans: (spans: Span[]) => void): { rejected: number; why: string } {
+  const decoded = decodeSpans(request);
+  const spans = decoded.spans.length > MAX_SPANS_PER_EXPORT ? decoded.spans.slice(0, MAX_SPANS_PER_EXPORT) : decoded.spans;
+  onSpans(spans);
+  return {
+    rejected: decoded.rejected + (decoded.spans.length - spans.length),
+    why: `spans without valid ids or times, or past ${MAX_SPANS_PER_EXPORT} in one export, were dropped`,
+  };
+}
+
+/** What the sender reads when its export could not be read. */
+export function exportError(error: unknown): string {
+  const known = error instanceof OtlpFormatError || error instanceof SyntaxError || error instanceof ProtobufFormatError;
+  return known ? (error as Error).message : `cannot read export: ${(error as Error).message}`;
+}
+
 /** How one OTLP encoding reads an export and answers it: JSON or binary Protobuf, as the request came. */
 interface OtlpEncoding {
   /** The export request in OTLP's JSON mapping, for decodeSpans. */
@@ -111,14 +132,10 @@ export function handleTraces(req: IncomingMessage, res: ServerResponse, onSpans:
           throw error;
         }
       }
-      const decoded = decodeSpans(encoding.read(body));
-      const spans = decoded.spans.length > MAX_SPANS_PER_EXPORT ? decoded.spans.slice(0, MAX_SPANS_PER_EXPORT) : decoded.spans;
-      const rejected = decoded.rejected + (decoded.spans.length - spans.length);
-      onSpans(spans);
-      encoding.accept(res, rejected, `spans without valid ids or times, or past ${MAX_SPANS_PER_EXPORT} in one export, were dropped`);
+      const { rejected, why } = takeExport(encoding.read(body), onSpans);
+      encoding.accept(res, rejected, why);
     } catch (error) {
-      const known = error instanceof OtlpFormatError || error instanceof SyntaxError || error instanceof ProtobufFormatError;
-      encoding.refuse(res, 400, known ? (error as Error).message : `cannot read export: ${(error as Error).message}`);
+      encoding.refuse(res, 400, exportError(error));
     }
   }, () => res.destroy());
   return true;

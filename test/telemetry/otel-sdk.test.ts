@@ -7,14 +7,15 @@ import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace
 import type { SpanExporter } from '@opentelemetry/sdk-trace-node';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
+import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace-otlp-grpc';
 import { loadText, startMesh } from '../helpers/mesh.js';
 import { analyseTrace } from '../../src/telemetry/traces.js';
 import { otelEnvironment } from '../../src/runtime/pod-spec.js';
 import type { MeshSession } from '../../src/mesh/session.js';
 
 // An application's own OpenTelemetry SDK sends its spans to mesh-sim's collector, over
-// OTLP/HTTP in JSON or in binary Protobuf (the default of most SDKs), and they join the
-// sidecars' spans of the same trace.
+// OTLP/HTTP in JSON or in binary Protobuf (the default of most SDKs), or over gRPC on
+// the same endpoint, and they join the sidecars' spans of the same trace.
 
 const scenario = `
 name: sdk
@@ -74,19 +75,26 @@ const sdkSpansJoin = test.macro(async (t, makeExporter: (session: MeshSession) =
 test.serial("a real OpenTelemetry SDK's spans, in OTLP/HTTP JSON, join the sidecars' spans of the same trace", sdkSpansJoin,
   (session) => new JsonExporter({ url: `${session.collectorUrl}/v1/traces`, headers: session.collectorHeaders }));
 
-test.serial("in OTLP/HTTP Protobuf too, configured only by the environment mesh-sim gives a program of one's own", sdkSpansJoin, (session) => {
+/** Makes an exporter while the process's environment is what mesh-sim gives a program of one's own (frontend's). */
+function toldByMeshSim<T>(session: MeshSession, make: () => T, extra: Record<string, string> = {}): T {
   const plan = session.instancePlans.find((p) => p.service === 'frontend')!;
   const secret = session.collectorHeaders.authorization!.replace(/^Bearer /, '');
-  const told = otelEnvironment(session.collectorUrl!, plan, secret);
+  const told = { ...otelEnvironment(session.collectorUrl!, plan, secret), ...extra };
   const saved = { ...process.env };
   Object.assign(process.env, told);
   try {
     // The SDK reads the endpoint, headers and protocol as it is made.
-    return new ProtobufExporter();
+    return make();
   } finally {
     for (const key of Object.keys(told)) {
       if (saved[key] === undefined) delete process.env[key];
       else process.env[key] = saved[key];
     }
   }
-});
+}
+
+test.serial("in OTLP/HTTP Protobuf too, configured only by the environment mesh-sim gives a program of one's own", sdkSpansJoin,
+  (session) => toldByMeshSim(session, () => new ProtobufExporter()));
+
+test.serial('over OTLP/gRPC too (gzip), on the same endpoint, configured by the same environment', sdkSpansJoin,
+  (session) => toldByMeshSim(session, () => new GrpcExporter(), { OTEL_EXPORTER_OTLP_COMPRESSION: 'gzip' }));
