@@ -123,7 +123,8 @@ Examples:
     .option('--json', 'print the summary as JSON')
     .option('-r, --runtime <name>', 'where the mesh runs: process (local processes) or docker (containers)', 'process')
     .option('--nodes <n>', 'process runtime: how many node processes host the pods (default: one per core)')
-    .option('--access-log <file>', "write every sidecar's access log (JSON lines) to a file")
+    .option('--access-log <file>', "write every sidecar's access log to a file (Istio's JSON encoding, one object a line)")
+    .option('--access-log-encoding <json|text>', "with --access-log: text writes Istio's default TEXT lines, as `kubectl logs POD -c istio-proxy` shows them")
     .option('--prometheus', 'start Prometheus (and Grafana on docker) beside the mesh, as up does')
     .option('--record <file>', 'record the run (spans, logs, statistics, timeline, checks) to a new file, for `mesh-sim replay`')
     .option('--jaeger', 'docker runtime: also start Jaeger all-in-one, send it every span, and give Grafana its data source')
@@ -135,7 +136,8 @@ mesh that would not start, 130 when interrupted (the summary is still printed).
 Examples:
   mesh-sim run scenarios/bookinfo.yaml
   mesh-sim run scenarios/retry-storm.yaml --duration 20s --json > summary.json
-  mesh-sim run scenarios/canary.yaml --seed 7 --access-log access.jsonl`)
+  mesh-sim run scenarios/canary.yaml --seed 7 --access-log access.jsonl
+  mesh-sim run scenarios/istio/request-routing.yaml --access-log access.log --access-log-encoding text`)
     .action(async (file: string, options: RunOptions) => setExit(await runCommand(file, options, stdio)));
 
   program

@@ -2,7 +2,6 @@
 // stderr; the summary to stdout (JSON with --json); the exit code says whether the
 // scenario's checks held. Ctrl-C stops everything and still prints what ran.
 
-import { createWriteStream, type WriteStream } from 'node:fs';
 import { loadScenarioFile, type LoadedScenario } from '../scenario/load.js';
 import { ScenarioError, formatProblem } from '../scenario/problems.js';
 import { formatDuration, parseDuration } from '../scenario/units.js';
@@ -18,11 +17,15 @@ import { EXIT, UserError } from './exit-codes.js';
 import { forwardingFrom, forwardingReport, OtlpConfigError, type Forwarding } from '../telemetry/forward/setup.js';
 import type { Output } from './validate.js';
 import { measuredText } from '../telemetry/judge.js';
+import { ACCESS_LOG_ENCODINGS, type AccessLogEncoding } from '../telemetry/access-log-text.js';
+import { AccessLogFile } from './access-log-file.js';
 
 export interface RunOptions extends SessionFlags {
   duration?: string;
   json?: boolean;
   accessLog?: string;
+  /** How --access-log writes access entries: Istio's JSON or TEXT encoding. */
+  accessLogEncoding?: string;
   /** Start Prometheus (and Grafana on Docker) beside the mesh. */
   prometheus?: boolean;
 }
@@ -55,6 +58,17 @@ export function forwardingOption(endpoint: string | undefined): Forwarding | und
     if (error instanceof OtlpConfigError) throw new UserError(error.message);
     throw error;
   }
+}
+
+/** `--access-log-encoding`: json (the default) or text, as meshConfig's accessLogEncoding spells them in either case. */
+export function accessLogEncodingOption(given: string | undefined, file: string | undefined): AccessLogEncoding {
+  if (given === undefined) return 'json';
+  const encoding = given.toLowerCase();
+  if (!(ACCESS_LOG_ENCODINGS as readonly string[]).includes(encoding)) {
+    throw new UserError(`--access-log-encoding is json or text (Istio's accessLogEncoding JSON or TEXT), not \`${given}\``);
+  }
+  if (file === undefined) throw new UserError('--access-log-encoding says how --access-log writes its file: give --access-log FILE too');
+  return encoding as AccessLogEncoding;
 }
 
 /** Runs without a given duration last this long. */
@@ -150,9 +164,19 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     durationMs = parseDuration(options.duration);
     if (durationMs === undefined || durationMs <= 0) throw new UserError(`--duration takes a duration such as 30s or 2m, not \`${options.duration}\``);
   }
+  const encoding = accessLogEncodingOption(options.accessLogEncoding, options.accessLog);
+  const accessLog = options.accessLog === undefined ? undefined
+    : await AccessLogFile.open(options.accessLog, encoding, (message) => output.err(`  warning: ${message}`));
   const lasts = (scenario: LoadedScenario['scenario']) => durationMs ?? scenario.durationMs ?? DEFAULT_RUN_MS;
-  const prepared = await prepareSession(file, options, output, (scenario) => Math.ceil(lasts(scenario) / 1000) + 120);
-  if (!prepared) return EXIT.badInput;
+  const prepared = await prepareSession(file, options, output, (scenario) => Math.ceil(lasts(scenario) / 1000) + 120)
+    .catch(async (error: unknown) => {
+      await accessLog?.close();
+      throw error;
+    });
+  if (!prepared) {
+    await accessLog?.close();
+    return EXIT.badInput;
+  }
   const { loaded, session, seed, runtime, forwarding, jaeger, recorder } = prepared;
   const { scenario } = loaded;
   durationMs = lasts(scenario);
@@ -170,13 +194,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
     if (result.at === undefined) return;
     output.err(`[${clock(elapsed())}] check ${result.expr}: ${result.ok ? 'PASS' : 'FAIL'} (${measuredText(result)})`);
   });
-  let accessLog: WriteStream | undefined;
-  if (options.accessLog) {
-    accessLog = createWriteStream(options.accessLog);
-    session.on('log', (record, line) => {
-      if (record.kind !== 'text') accessLog!.write(line.text + '\n');
-    });
-  }
+  if (accessLog) session.on('log', (record, line) => accessLog.write(record, line.text));
 
   let interrupted = false;
   let wake: (() => void) | undefined;
@@ -232,7 +250,7 @@ export async function runCommand(file: string, options: RunOptions, output: Outp
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    accessLog?.end();
+    await accessLog?.close();
     await recorder?.close(interrupted);
   }
   if (recorder) output.err(`  ${recordingReport(recorder)}`);

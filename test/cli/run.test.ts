@@ -1,6 +1,9 @@
 import test from 'ava';
 import { randomUUID } from 'node:crypto';
 import { jsonOf, processesTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Summary } from '../../src/mesh/summary.js';
 
 test.serial('run --json prints the contract summary and exits 0 when the checks hold', async (t) => {
@@ -99,4 +102,24 @@ test('bad options and bad scenarios exit 2 before anything starts', async (t) =>
   const bad = await runCli(['run', file]);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /scenario\.yaml:3:15: services\.a\.calls\[0\]: no service `b`/);
+  const nowhere = await runCli(['run', 'scenarios/bookinfo.yaml', '--access-log', join(tmpdir(), 'no-such-dir-mesh-sim', 'a.log')]);
+  t.is(nowhere.code, 2);
+  t.regex(nowhere.stderr, /--access-log: cannot write .*a\.log: ENOENT/);
+  t.notRegex(nowhere.stderr, /at |node:events/, 'a message, not a stack trace');
+  const encoding = await runCli(['run', 'scenarios/bookinfo.yaml', '--access-log', join(tmpdir(), 'a.log'), '--access-log-encoding', 'yaml']);
+  t.is(encoding.code, 2);
+  t.regex(encoding.stderr, /--access-log-encoding is json or text/);
+});
+
+test.serial("--access-log-encoding text writes Istio's TEXT lines, and the file is whole when run exits", async (t) => {
+  const file = await scenarioFile('name: text\nseed: 1\nservices:\n  web: {calls: [api]}\n  api: {}\ntraffic: [{to: web, rps: 20}]\n');
+  const log = join(await mkdtemp(join(tmpdir(), 'mesh-sim-log-')), 'access.log');
+  const result = await runCli(['run', file, '--duration', '2s', '--json', '--access-log', log, '--access-log-encoding', 'text'], { timeoutMs: 60_000 });
+  t.is(result.code, 0, result.stderr);
+  const lines = (await readFile(log, 'utf8')).split('\n').filter((l) => l !== '');
+  const summary = jsonOf<Summary>(result);
+  // Each request to web is four lines: the gateway's, web's inbound, web's call to api, api's inbound.
+  t.true(summary.services.web!.requests > 10 && lines.length >= 3 * summary.services.web!.requests, `${lines.length} lines for ${summary.services.web!.requests} requests`);
+  for (const line of lines) t.regex(line, /^\[\d{4}-\d\d-\d\dT[\d:.]+Z\] "GET \S+ HTTP\/1\.1" \d{3} \S+ \S+ - "-" \d+ \d+ \d+ \S+ "-" "[^"]*" "[0-9a-f-]{36}" "(web|api):\d+" "[^"]+" (inbound|outbound)\|\d+\|/);
+  t.true(lines.some((l) => / outbound\|\d+\|\|api\.default\.svc\.cluster\.local /.test(l)), "web's sidecar logs its call to api");
 });

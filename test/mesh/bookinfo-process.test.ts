@@ -6,6 +6,7 @@ import { ProcessRuntime } from '../../src/runtime/process/process-runtime.js';
 import { ATTR, attrString, type Span } from '../../src/telemetry/span.js';
 import { ISTIO_LABELS } from '../../src/sidecar/identity.js';
 import { ISTIO_ACCESS_LOG_FIELDS } from '../../src/telemetry/access-log.js';
+import { istioTextLine } from '../../src/telemetry/access-log-text.js';
 
 const ACCESS_LOG_FIELDS = [...ISTIO_ACCESS_LOG_FIELDS,
 
@@ -69,6 +70,14 @@ test.serial('Bookinfo on local processes: traces, access logs and metrics agree,
   // Access logs: Envoy's fields, one line per request per side, agreeing with the summary.
   t.true(mesh.access.length > 0);
   for (const field of ACCESS_LOG_FIELDS) t.true(field in mesh.access[0]!, `access log has ${field}`);
+  // The same entries in Istio's TEXT encoding: its 24 fields, nothing JSON-ish leaking through.
+  const textField = String.raw`("[^"]*"|\S+)`;
+  const textLine = new RegExp(String.raw`^\[\S+\] "\S+ \S+ \S+" \d+` + ` ${textField}`.repeat(19) + '$');
+  for (const entry of mesh.access) {
+    const line = istioTextLine(entry);
+    t.regex(line, textLine);
+    t.notRegex(line, /null|undefined/);
+  }
   const inboundAt = (service: string) => mesh.access.filter((e) => e.reporter === 'destination' && e.destination_service === service);
   t.is(inboundAt('productpage').length, answered);
   t.is(inboundAt('ratings').length, summary.services.ratings!.requests);
