@@ -32,7 +32,7 @@ const median = (values: number[]) => quantile(values, 0.5);
 const children: ChildProcess[] = [];
 process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')));
 
-async function server(kind: 'upstream' | 'forwarder' | 'http-proxy' | 'relay', port: number, target?: number): Promise<ChildProcess> {
+async function server(kind: 'upstream' | 'forwarder' | 'http-proxy' | 'relay' | 'server-half', port: number, target?: number): Promise<ChildProcess> {
   const child = fork(here('./servers.js'), [kind, String(port), String(target ?? '')], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   children.push(child);
   await new Promise<void>((resolve) => child.once('message', () => resolve()));
@@ -187,20 +187,22 @@ async function mtlsBenchmarks(): Promise<Record<string, unknown>> {
 }
 
 async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
-  const [upstreamPort, forwarderPort, httpProxyPort, relayPort, nginxPort] = await freePorts(5);
+  const [upstreamPort, forwarderPort, httpProxyPort, relayPort, serverHalfPort, nginxPort] = await freePorts(6);
   await server('upstream', upstreamPort!);
   const forwarderProcess = await server('forwarder', forwarderPort!, upstreamPort);
   await server('http-proxy', httpProxyPort!, upstreamPort);
   const relayProcess = await server('relay', relayPort!, upstreamPort);
+  const serverHalfProcess = await server('server-half', serverHalfPort!, upstreamPort);
   const nginx = await startNginx(nginxPort!, upstreamPort!);
   const sidecar = await startSidecar(upstreamPort!);
-  const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number }>({
+  const closed = (port: number, absolute: boolean) => load<{ rps: number; failed: number; done: number }>({
     url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'closed', connections: 32, rate: 0, seconds: 3, absolute,
   });
   // Warm-up: JIT and connection pools, on every path.
   await closed(forwarderPort!, false);
   await closed(httpProxyPort!, false);
   await closed(relayPort!, false);
+  await closed(serverHalfPort!, false);
   await closed(sidecar.inbound, false);
   await closed(sidecar.outbound, true);
   if (nginx) await closed(nginxPort!, false);
@@ -211,13 +213,24 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   const relayRps: number[] = [];
   const inbound: number[] = [];
   const outbound: number[] = [];
+  /** Microseconds of CPU per request at full speed, in each proxy's own process. */
+  const cpu: Record<'forwarder' | 'relay' | 'serverHalf' | 'sidecarInbound' | 'sidecarOutbound', number[]> = {
+    forwarder: [], relay: [], serverHalf: [], sidecarInbound: [], sidecarOutbound: [],
+  };
+  const measured = async (port: number, absolute: boolean, pid: number, into: number[]) => {
+    const before = await cpuOf([pid]);
+    const result = await closed(port, absolute);
+    into.push(((await cpuOf([pid])) - before) * 1e6 / Math.max(1, result.done));
+    return result.rps;
+  };
   for (let r = 0; r < rounds; r++) {
     log(`throughput round ${r + 1}/${rounds}`);
-    forwarder.push((await closed(forwarderPort!, false)).rps);
+    forwarder.push(await measured(forwarderPort!, false, forwarderProcess.pid!, cpu.forwarder));
     bareProxy.push((await closed(httpProxyPort!, false)).rps);
-    relayRps.push((await closed(relayPort!, false)).rps);
-    inbound.push((await closed(sidecar.inbound, false)).rps);
-    outbound.push((await closed(sidecar.outbound, true)).rps);
+    relayRps.push(await measured(relayPort!, false, relayProcess.pid!, cpu.relay));
+    await measured(serverHalfPort!, false, serverHalfProcess.pid!, cpu.serverHalf);
+    inbound.push(await measured(sidecar.inbound, false, sidecar.pid, cpu.sidecarInbound));
+    outbound.push(await measured(sidecar.outbound, true, sidecar.pid, cpu.sidecarOutbound));
     if (nginx) nginxRps.push((await closed(nginxPort!, false)).rps);
   }
   const open = (port: number, absolute: boolean) => load<{ p50: number; p99: number; failed: number; done: number }>({
@@ -256,6 +269,9 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
       outboundRatio: round(median(outbound) / forwarderRps),
       target: 'ratio >= 0.8 (sidecar with telemetry on / bare node:http forwarder, same upstream)',
       spansExported: spansSeen,
+      // Where the time goes, per request, in each proxy's own process: Node's HTTP server half is
+      // serverHalf - relay, its client half forwarder - serverHalf; the sidecar's own work is what it spends above the forwarder.
+      cpuUsPerRequest: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, round(median(v), 1)])),
       nginxRps: nginx ? round(median(nginxRps), 0) : 'nginx not installed',
     },
     cpuPerRequestAt500Rps: {

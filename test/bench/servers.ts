@@ -2,7 +2,8 @@
 // node:http forwarder a sidecar is compared with, http-proxy alone in the same role
 // (so the report can tell the proxy library's cost from telemetry's), and a relay that
 // does no HTTP work at all (the floor under any proxy written in JavaScript, so the
-// report can tell Node's HTTP machinery's cost from everything above it).
+// report can tell Node's HTTP machinery's cost from everything above it), and Node's
+// HTTP server in front of that relay's upstream side (Node's server half alone).
 // Run as `node servers.js KIND PORT [TARGET_PORT]`.
 
 import http from 'node:http';
@@ -42,6 +43,8 @@ if (kind === 'upstream') {
   server.listen(port, '127.0.0.1', () => process.send?.('ready'));
 } else if (kind === 'relay') {
   relay(Number(targetText));
+} else if (kind === 'server-half') {
+  serverHalf(Number(targetText));
 }
 
 /**
@@ -51,6 +54,48 @@ if (kind === 'upstream') {
  * loop's, which every proxy pays whatever its HTTP code.
  */
 function relay(target: number): void {
+  const send = relayUpstream(target);
+  net.createServer((client) => {
+    client.setNoDelay(true);
+    let pending: Buffer | undefined;
+    client.on('data', (data: Buffer) => {
+      pending = pending ? Buffer.concat([pending, data]) : data;
+      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
+        send(pending.subarray(0, end + 4), (response) => client.write(response));
+        pending = pending.subarray(end + 4);
+      }
+    });
+    client.on('error', () => {});
+  }).listen(port, '127.0.0.1', () => process.send?.('ready'));
+}
+
+/**
+ * Node's HTTP server in front of the relay's upstream side: what Node's server half
+ * costs on its own (the forwarder's cost less this is its client half's).
+ */
+function serverHalf(target: number): void {
+  const send = relayUpstream(target);
+  const server = http.createServer((req, res) => {
+    let head = `${req.method} ${req.url} HTTP/1.1\r\n`;
+    for (let i = 0; i < req.rawHeaders.length; i += 2) head += `${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}\r\n`;
+    req.resume();
+    send(Buffer.from(`${head}\r\n`, 'latin1'), (response) => {
+      const end = response.indexOf('\r\n\r\n');
+      const lines = response.toString('latin1', 0, end).split('\r\n');
+      const headers: Record<string, string> = {};
+      for (const line of lines.slice(1)) {
+        const colon = line.indexOf(':');
+        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      res.writeHead(Number(lines[0]!.split(' ')[1]), headers).end(response.subarray(end + 4));
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  server.listen(port, '127.0.0.1', () => process.send?.('ready'));
+}
+
+/** The relay's upstream side: sends a request head, answers with the whole response, over kept-alive connections. */
+function relayUpstream(target: number): (head: Buffer, answer: (response: Buffer) => void) => void {
   interface Upstream { socket: net.Socket; buffered?: Buffer; answer?: (response: Buffer) => void }
   const idle: Upstream[] = [];
   const upstream = (): Upstream => {
@@ -75,19 +120,10 @@ function relay(target: number): void {
     to.socket.on('error', () => {});
     return to;
   };
-  net.createServer((client) => {
-    client.setNoDelay(true);
-    let pending: Buffer | undefined;
-    client.on('data', (data: Buffer) => {
-      pending = pending ? Buffer.concat([pending, data]) : data;
-      for (let end = pending.indexOf('\r\n\r\n'); end >= 0; end = pending.indexOf('\r\n\r\n')) {
-        const to = upstream();
-        to.answer = (response) => client.write(response);
-        to.socket.write(pending.subarray(0, end + 4));
-        pending = pending.subarray(end + 4);
-      }
-    });
-    client.on('error', () => {});
-  }).listen(port, '127.0.0.1', () => process.send?.('ready'));
+  return (head, answer) => {
+    const to = upstream();
+    to.answer = answer;
+    to.socket.write(head);
+  };
 }
 process.on('disconnect', () => process.exit(0));
