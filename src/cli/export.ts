@@ -2,7 +2,8 @@
 // Istio runs it (src/export/kubernetes.ts), written into DIR. DIR must be new or empty
 // unless --force: an export never overwrites what it did not write.
 
-import { mkdir, readdir, writeFile, chmod } from 'node:fs/promises';
+import { readdir, stat, writeFile, chmod } from 'node:fs/promises';
+import { makeDirectory } from '../make-directory.js';
 import { dirname, join, resolve } from 'node:path';
 import { exportKubernetes, ExportError } from '../export/kubernetes.js';
 import { parseDuration, formatDuration } from '../scenario/units.js';
@@ -38,9 +39,12 @@ export async function exportCommand(file: string, options: ExportOptions, output
   if (!loaded) return EXIT.badInput;
   const { scenario, states } = loaded;
   const dir = resolve(options.kubernetes);
-  const existing = await readdir(dir).catch((error: NodeJS.ErrnoException) => {
+  const existing = await readdir(dir).catch(async (error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') return [];
-    if (error.code === 'ENOTDIR') throw new UserError(`${options.kubernetes} is a file, not a directory`);
+    if (error.code === 'ENOTDIR') {
+      const isFile = await stat(dir).then((info) => info.isFile(), () => false);
+      throw new UserError(isFile ? `${options.kubernetes} is a file, not a directory` : `${options.kubernetes} cannot be made: a part of its path is a file`);
+    }
     throw new UserError(`cannot read ${options.kubernetes}: ${error.message}`);
   });
   if (existing.length > 0 && !options.force) {
@@ -59,11 +63,16 @@ export async function exportCommand(file: string, options: ExportOptions, output
     if (error instanceof ExportError) throw new UserError(`${file}: ${error.message}`);
     throw error;
   }
-  for (const [path, content] of files) {
-    const target = join(dir, path);
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, content);
-    if (path.endsWith('.sh')) await chmod(target, 0o755);
+  try {
+    for (const [path, content] of files) {
+      const target = join(dir, path);
+      await makeDirectory(dirname(target));
+      await writeFile(target, content);
+      if (path.endsWith('.sh')) await chmod(target, 0o755);
+    }
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    throw new UserError(`cannot write ${options.kubernetes}: ${code ?? message}${code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? ' (not a directory you may write to)' : ''}`);
   }
   output.err(`wrote ${files.size} files to ${options.kubernetes} for namespace ${namespace}, image ${options.image ?? DEFAULT_IMAGE}, traffic for ${formatDuration(durationMs ?? scenario.durationMs ?? DEFAULT_DURATION_MS)}`);
   output.out(`next: mesh-sim image build --tag ${options.image ?? DEFAULT_IMAGE} && kubectl apply -f ${options.kubernetes} && sh ${join(options.kubernetes, 'timeline.sh')}  (see ${join(options.kubernetes, 'README.md')})`);

@@ -7,6 +7,7 @@ import { lstat, chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/p
 import { tmpdir, userInfo } from 'node:os';
 import { join, relative, resolve, isAbsolute } from 'node:path';
 import { RuntimeUnavailableError, type CleanupScope } from './runtime.js';
+import { makeDirectory } from '../make-directory.js';
 
 export interface RunRecordData {
   runId: string;
@@ -51,10 +52,9 @@ export class UnsafeStateDirectory extends RuntimeUnavailableError {
 export async function privateDirectory(dir: string): Promise<string> {
   for (const path of [stateDirectory(), dir]) {
     try {
-      await mkdir(path, { mode: 0o700 });
+      await makeDirectory(path, 0o700);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') await mkdir(path, { recursive: true, mode: 0o700 });
-      else if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      throw new UnsafeStateDirectory(path, `cannot be made (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
     }
     const info = await lstat(path);
     if (info.isSymbolicLink()) throw new UnsafeStateDirectory(path, 'is a symbolic link');

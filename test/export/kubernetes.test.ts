@@ -175,6 +175,15 @@ test('mesh-sim export writes the directory, refuses a non-empty one without --fo
   t.is(noTarget.code, 2);
   t.regex(noTarget.stderr, /--kubernetes DIR/);
   await mkdir(join(dir, 'y'));
+  // A directory that cannot be made is bad input, said at once: under a file, and where the
+  // file system answers ENOENT under a parent that exists (Node's own recursive mkdir loops there).
+  const underFile = await runCli(['export', 'scenarios/bookinfo.yaml', '--kubernetes', join(dir, 'README.md', 'out')]);
+  t.is(underFile.code, 2);
+  t.regex(underFile.stderr, /README\.md\/out cannot be made: a part of its path is a file/);
+  t.regex((await runCli(['export', 'scenarios/bookinfo.yaml', '--kubernetes', join(dir, 'README.md')])).stderr, /README\.md is a file, not a directory/);
+  const proc = await runCli(['export', 'scenarios/bookinfo.yaml', '--kubernetes', '/proc/mesh-sim-cannot-be-here/out'], { timeoutMs: 20_000 });
+  t.is(proc.code, 2);
+  t.regex(proc.stderr, /cannot write \/proc\/mesh-sim-cannot-be-here\/out: ENOENT/);
 });
 
 test('security policies export as Istio takes them: mesh-wide ones stay in istio-system, principals move to the export\'s namespace, a pod outside the mesh is not injected', async (t) => {
