@@ -15,6 +15,8 @@ import { istioCommand } from './istio.js';
 import { exportCommand, type ExportOptions } from './export.js';
 import { imageCommand, type ImageOptions } from './image.js';
 import { checkCommand, type CheckOptions } from './check.js';
+import { proxyCommand, type ProxyOptions } from './proxy.js';
+import { ADMIN_ENDPOINTS } from '../sidecar/admin.js';
 
 // `mesh-sim … | head`: when the reader goes away, stop quietly, as git and grep do.
 for (const stream of [process.stdout, process.stderr]) {
@@ -49,6 +51,7 @@ Examples:
   mesh-sim istio scenarios/canary.yaml         the Istio YAML the scenario means
   mesh-sim export scenarios/bookinfo.yaml --kubernetes out/   take it to a cluster with Istio
   mesh-sim check scenarios/bookinfo.yaml --prometheus URL     grade it on any Prometheus
+  mesh-sim proxy productpage stats              a running mesh's sidecar, as pilot-agent request GET stats
 
 Scenario format: see README.md ("The scenario file").`);
 
@@ -202,6 +205,20 @@ Examples:
   mesh-sim check scenarios/bookinfo.yaml --prometheus http://127.0.0.1:9090 --from now-2m
   mesh-sim check scenarios/istio/fault-injection.yaml --prometheus http://prometheus:9090 --from 1764300000`)
     .action(async (file: string, options: CheckOptions) => setExit(await checkCommand(file, options, stdio)));
+
+  program
+    .command('proxy')
+    .summary("ask a running mesh's sidecar for its Envoy admin pages (stats, clusters, config_dump)")
+    .description("Ask one pod's sidecar in the mesh running on this machine (`mesh-sim up` or `run` in another terminal) for an admin page, as `kubectl exec POD -c istio-proxy -- pilot-agent request GET ENDPOINT` does on a cluster. stats prints the statistics mesh-sim keeps under Envoy's names (the Circuit Breaking task's `| grep pending` works on it).")
+    .argument('<pod>', 'an instance (reviews-v1-0), or a service or workload (reviews, reviews-v2): its first pod')
+    .argument('[endpoint]', `${ADMIN_ENDPOINTS.join(', ')}`, 'stats')
+    .option('--run <id>', 'which running mesh, when several are (default: the newest)')
+    .addHelpText('after', `
+Examples:
+  mesh-sim proxy fortio stats | grep pending     # Istio's Circuit Breaking task
+  mesh-sim proxy productpage clusters
+  mesh-sim proxy reviews-v2-0 config_dump`)
+    .action(async (pod: string, endpoint: string | undefined, options: ProxyOptions) => setExit(await proxyCommand(pod, endpoint, options, stdio)));
 
   program
     .command('down')

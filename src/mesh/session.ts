@@ -23,6 +23,7 @@ import type { OverloadTotals } from '../self-load/watch.js';
 import {
   InstanceStartError, type ExitInfo, type InstancePlan, type MeshEnvironment, type LogLine, type Observability, type Runtime, type RuntimeFactory, type RuntimeOptions, type StartedInstance,
 } from '../runtime/runtime.js';
+import { PodDirectory } from './pod-directory.js';
 import { Reaper } from '../runtime/reaper.js';
 import { Hub, authorization } from './hub.js';
 import { gatewayPlan, matchInstances, planInstances } from './plan.js';
@@ -125,6 +126,8 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   readonly plane: ControlPlane;
   readonly runtime: Runtime;
   private reaper: Reaper | undefined;
+  /** Where other mesh-sim commands find this mesh's pods (`mesh-sim proxy`). */
+  private pods: PodDirectory | undefined;
   readonly instances = new Map<string, InstanceStatus>();
   readonly checkResults: CheckResult[] = [];
   scenario: Scenario;
@@ -215,6 +218,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     const began = performance.now();
     // Before anything starts: should mesh-sim die from here on, the reaper removes what it started.
     this.reaper = Reaper.start(this.runtime.name, this.runId);
+    this.pods = new PodDirectory(this.runId, this.scenario.name);
     try {
       const prep = await this.runtime.prepare((m) => this.emit('progress', m));
       const port = await this.hub.listen(prep.listenHosts);
@@ -255,6 +259,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private located(plan: InstancePlan, started: StartedInstance): void {
     const status = this.instances.get(plan.id)!;
     status.started = started;
+    this.pods?.set(plan.id, plan.service, plan.version, started.admin);
     this.identities.set(plan.id, { ...this.identities.get(plan.id)!, host: started.endpoint.host, port: started.endpoint.port });
     this.plane.relocate(plan.id, started.endpoint.host, started.endpoint.port);
     this.plane.register(this.identities.get(plan.id)!);
@@ -308,6 +313,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private onExit(id: string, info: ExitInfo): void {
     const status = this.instances.get(id);
     if (!status || this.stopped) return;
+    this.pods?.set(id, status.plan.service, status.plan.version, undefined);
     const generation = status.generation;
     if (!info.expected) {
       const how = info.signal ? `was killed (${info.signal})` : `exited with code ${info.code}`;
@@ -627,6 +633,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     this.timeline?.stop();
     this.traffic?.stop();
     this.selfLoad.stop();
+    await this.pods?.close();
     await this.runtime.stop(graceMs);
     // Everything is stopped: the reaper has nothing to do.
     await this.reaper?.dismiss();

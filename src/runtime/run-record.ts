@@ -130,7 +130,7 @@ export async function readRunRecords(): Promise<Array<RunRecordData & { file: st
   return records;
 }
 
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
