@@ -40,6 +40,9 @@ export async function proxyCommand(pod: string, endpoint: string | undefined, op
     throw new UserError(`a proxy answers ${ADMIN_ENDPOINTS.join(', ')}; not \`${endpoint}\``);
   }
   const mesh = pickMesh(await runningMeshes(), options.run);
+  if (mesh.runtime === 'docker') {
+    throw new UserError(`the running mesh (${mesh.scenario}) is on the Docker runtime, where each proxy's admin port stays inside its pod; mesh-sim proxy reaches the proxies of a mesh on the process runtime (the default)`);
+  }
   const instance = pickPod(mesh, pod);
   if (instance !== pod) output.err(`${pod}: asking ${instance}'s proxy`);
   let response: Response;

@@ -14,6 +14,8 @@ export interface MeshPods {
   /** mesh-sim's pid: the file is current while it lives. */
   owner: number;
   scenario: string;
+  /** The runtime it runs on: on Docker, the admin listeners stay inside their pods. */
+  runtime: string;
   startedAt: string;
   pods: Record<string, { service: string; version: string; admin: string }>;
 }
@@ -27,8 +29,8 @@ export class PodDirectory {
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(runId: string, scenario: string) {
-    this.data = { runId, owner: process.pid, scenario, startedAt: new Date().toISOString(), pods: {} };
+  constructor(runId: string, scenario: string, runtime: string) {
+    this.data = { runId, owner: process.pid, scenario, runtime, startedAt: new Date().toISOString(), pods: {} };
     this.file = join(directory(), `${runId}.json`);
   }
 
