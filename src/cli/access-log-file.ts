@@ -7,13 +7,24 @@
 import { open } from 'node:fs/promises';
 import type { WriteStream } from 'node:fs';
 import type { LogRecord } from '../telemetry/access-log.js';
-import { istioTextLine, type AccessLogEncoding } from '../telemetry/access-log-text.js';
+import { ACCESS_LOG_ENCODINGS, istioTextLine, type AccessLogEncoding } from '../telemetry/access-log-text.js';
 import { UserError } from './exit-codes.js';
+
+/** `--access-log-encoding`: json (the default) or text, as meshConfig's accessLogEncoding spells them in either case. */
+export function accessLogEncodingOption(given: string | undefined, file: string | undefined): AccessLogEncoding {
+  if (given === undefined) return 'json';
+  const encoding = given.toLowerCase();
+  if (!(ACCESS_LOG_ENCODINGS as readonly string[]).includes(encoding)) {
+    throw new UserError(`--access-log-encoding is json or text (Istio's accessLogEncoding JSON or TEXT), not \`${given}\``);
+  }
+  if (file === undefined) throw new UserError('--access-log-encoding says how --access-log writes its file: give --access-log FILE too');
+  return encoding as AccessLogEncoding;
+}
 
 export class AccessLogFile {
   private failed = false;
 
-  private constructor(private readonly stream: WriteStream, private readonly encoding: AccessLogEncoding, private readonly file: string, onError: (message: string) => void) {
+  private constructor(private readonly stream: WriteStream, private readonly encoding: AccessLogEncoding, file: string, onError: (message: string) => void) {
     stream.on('error', (error) => {
       if (this.failed) return;
       this.failed = true;
@@ -42,9 +53,5 @@ export class AccessLogFile {
       this.stream.end(() => resolve());
       this.stream.once('error', () => resolve());
     });
-  }
-
-  toString(): string {
-    return this.file;
   }
 }

@@ -17,8 +17,7 @@ import { EXIT, UserError } from './exit-codes.js';
 import { forwardingFrom, forwardingReport, OtlpConfigError, type Forwarding } from '../telemetry/forward/setup.js';
 import type { Output } from './validate.js';
 import { measuredText } from '../telemetry/judge.js';
-import { ACCESS_LOG_ENCODINGS, type AccessLogEncoding } from '../telemetry/access-log-text.js';
-import { AccessLogFile } from './access-log-file.js';
+import { AccessLogFile, accessLogEncodingOption } from './access-log-file.js';
 
 export interface RunOptions extends SessionFlags {
   duration?: string;
@@ -58,17 +57,6 @@ export function forwardingOption(endpoint: string | undefined): Forwarding | und
     if (error instanceof OtlpConfigError) throw new UserError(error.message);
     throw error;
   }
-}
-
-/** `--access-log-encoding`: json (the default) or text, as meshConfig's accessLogEncoding spells them in either case. */
-export function accessLogEncodingOption(given: string | undefined, file: string | undefined): AccessLogEncoding {
-  if (given === undefined) return 'json';
-  const encoding = given.toLowerCase();
-  if (!(ACCESS_LOG_ENCODINGS as readonly string[]).includes(encoding)) {
-    throw new UserError(`--access-log-encoding is json or text (Istio's accessLogEncoding JSON or TEXT), not \`${given}\``);
-  }
-  if (file === undefined) throw new UserError('--access-log-encoding says how --access-log writes its file: give --access-log FILE too');
-  return encoding as AccessLogEncoding;
 }
 
 /** Runs without a given duration last this long. */

@@ -1,10 +1,10 @@
 // The one HTTP server mesh-sim itself runs during a mesh: the control plane's long polls
 // and certificate authority, the collector's OTLP endpoints (OTLP/HTTP, and OTLP/gRPC
-// over HTTP/2 on the same port), and proxies' load reports,
-// on 127.0.0.1 (and, for Docker, on the run's network gateway address, which only this
-// host and its containers can reach). Only
-// what mesh-sim started may use it: every request carries the run's secret, which
-// mesh-sim hands over in the environment of what it starts, never on a command line.
+// over HTTP/2 on the same port), and proxies' load reports, on 127.0.0.1 (and, for
+// Docker, on the run's network gateway address, which only this host and its
+// containers can reach). Only what mesh-sim started may use it: every request carries
+// the run's secret, which mesh-sim hands over in the environment of what it starts,
+// never on a command line.
 
 import http from 'node:http';
 import http2 from 'node:http2';

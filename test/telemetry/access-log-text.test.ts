@@ -3,7 +3,7 @@
 import test from 'ava';
 import { istioTextLine } from '../../src/telemetry/access-log-text.js';
 import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
-import { accessLogEncodingOption } from '../../src/cli/run.js';
+import { accessLogEncodingOption } from '../../src/cli/access-log-file.js';
 import { UserError } from '../../src/cli/exit-codes.js';
 
 const outbound: AccessLogEntry = {
