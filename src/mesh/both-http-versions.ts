@@ -12,7 +12,7 @@ import { Duplex } from 'node:stream';
 const PREFACE_START = Buffer.from('PRI', 'latin1');
 
 /** Hands each new connection to `web` or to `h2` by its first bytes. */
-export function dispatchByVersion(web: http.Server, h2: http2.Http2Server): (socket: Socket) => void {
+export function dispatchByVersion(web: http.Server, h2: http2.Http2Server, firstByteTimeoutMs = 15_000): (socket: Socket) => void {
   return (socket) => {
     let seen: Buffer = Buffer.alloc(0);
     const first = (chunk: Buffer) => {
@@ -21,6 +21,7 @@ export function dispatchByVersion(web: http.Server, h2: http2.Http2Server): (soc
       // Too short to tell yet, and still possibly HTTP/2's preface: wait for more.
       if (seen.length < PREFACE_START.length && PREFACE_START.subarray(0, head.length).equals(head)) return;
       socket.off('data', first);
+      socket.setTimeout(0);
       socket.pause();
       if (head.equals(PREFACE_START)) h2.emit('connection', replaying(socket, seen));
       else {
@@ -31,8 +32,10 @@ export function dispatchByVersion(web: http.Server, h2: http2.Http2Server): (soc
       }
     };
     socket.on('data', first);
-    // A connection that closes or fails before saying anything belongs to nobody.
+    // A connection that closes or fails before saying anything belongs to nobody, and
+    // one that says nothing for a while is closed (the servers' own timeouts start later).
     socket.once('error', () => socket.destroy());
+    socket.setTimeout(firstByteTimeoutMs, () => socket.destroy());
   };
 }
 

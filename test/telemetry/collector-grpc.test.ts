@@ -12,6 +12,7 @@ import { Hub, authorization } from '../../src/mesh/hub.js';
 import { ControlPlane } from '../../src/control/plane.js';
 import { emptyMeshConfig } from '../../src/policy/config.js';
 import { EXPORT_METHOD, GrpcStatus } from '../../src/telemetry/collector-grpc.js';
+import { dispatchByVersion } from '../../src/mesh/both-http-versions.js';
 import { MAX_EXPORT_BYTES } from '../../src/telemetry/collector.js';
 import type { Span } from '../../src/telemetry/span.js';
 
@@ -116,4 +117,23 @@ test('the gRPC end answers with gRPC statuses: no secret, another method, a brok
   t.like(await call(port, framed(gzipSync(message), true), { authorization: secret, 'grpc-encoding': 'gzip' }), { status: GrpcStatus.OK });
   t.is(received.length, 1);
   t.is(received[0]!.name, 'work');
+});
+
+test('a connection that says nothing is closed after a while; one that speaks is not', async (t) => {
+  const web = http.createServer((req, res) => res.end('ok'));
+  const server = net.createServer(dispatchByVersion(web, http2.createServer(), 200));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const port = (server.address() as net.AddressInfo).port;
+  const silent = net.connect(port, '127.0.0.1');
+  const closedAt = await new Promise<number>((resolve) => silent.on('close', () => resolve(Date.now())));
+  t.truthy(closedAt);
+  const talker = net.connect(port, '127.0.0.1');
+  let text = '';
+  talker.on('data', (d: Buffer) => (text += d.toString('latin1')));
+  talker.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 500));
+  t.false(talker.destroyed, 'past the first-byte timeout, a kept-alive connection stays');
+  t.regex(text, /^HTTP\/1\.1 200/);
+  talker.destroy();
 });
