@@ -7,7 +7,7 @@
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { alive, privateDirectory, stateDirectory } from '../runtime/run-record.js';
-import type { Address } from '../runtime/runtime.js';
+import type { StartedInstance } from '../runtime/runtime.js';
 
 export interface MeshPods {
   runId: string;
@@ -17,7 +17,8 @@ export interface MeshPods {
   /** The runtime it runs on: on Docker, the admin listeners stay inside their pods. */
   runtime: string;
   startedAt: string;
-  pods: Record<string, { service: string; version: string; admin: string }>;
+  /** Each pod's admin listener; on Docker, as its sidecar container reaches it on its own loopback. */
+  pods: Record<string, { service: string; version: string; admin: string; container?: string }>;
 }
 
 const directory = () => join(stateDirectory(), 'pods');
@@ -34,9 +35,11 @@ export class PodDirectory {
     this.file = join(directory(), `${runId}.json`);
   }
 
-  /** A pod's admin listener, as this machine reaches it (undefined: it has none now). */
-  set(instance: string, service: string, version: string, admin: Address | undefined): void {
+  /** A pod's admin listener (none: the pod is gone, or has no sidecar). */
+  set(instance: string, service: string, version: string, started: Pick<StartedInstance, 'admin' | 'adminInPod'> | undefined): void {
+    const { admin, adminInPod } = started ?? {};
     if (admin) this.data.pods[instance] = { service, version, admin: `http://${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}` };
+    else if (adminInPod) this.data.pods[instance] = { service, version, admin: `http://127.0.0.1:${adminInPod.port}`, container: adminInPod.container };
     else delete this.data.pods[instance];
     // Pods start by the hundred: one write for a burst of them.
     if (!this.timer && !this.closed) this.timer = setTimeout(() => this.flush(), 100);

@@ -259,7 +259,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
   private located(plan: InstancePlan, started: StartedInstance): void {
     const status = this.instances.get(plan.id)!;
     status.started = started;
-    this.pods?.set(plan.id, plan.service, plan.version, started.admin);
+    this.pods?.set(plan.id, plan.service, plan.version, started);
     this.identities.set(plan.id, { ...this.identities.get(plan.id)!, host: started.endpoint.host, port: started.endpoint.port });
     this.plane.relocate(plan.id, started.endpoint.host, started.endpoint.port);
     this.plane.register(this.identities.get(plan.id)!);

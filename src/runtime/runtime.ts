@@ -42,6 +42,11 @@ export interface StartedInstance {
   ingress: Address | undefined;
   /** Where this machine reaches the sidecar's admin listener (/stats/prometheus). */
   admin: Address | undefined;
+  /**
+   * Docker: the sidecar's container and the admin listener's port on its loopback, which
+   * this machine cannot reach; `mesh-sim proxy` asks from inside it, as `kubectl exec` does.
+   */
+  adminInPod?: { container: string; port: number };
 }
 
 export interface LogLine {

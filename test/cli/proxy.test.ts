@@ -2,7 +2,7 @@
 // `pilot-agent request GET stats` does: Istio's Circuit Breaking task reads the same
 // lines with `grep pending`. A mesh that stops takes its pods off the list.
 import test from 'ava';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadText, sleep, startMesh } from '../helpers/mesh.js';
@@ -75,15 +75,4 @@ test.serial('with no mesh running, proxy says how to start one and exits 2', asy
   const result = await runCli(['proxy', 'productpage'], { env: { MESH_SIM_STATE_DIR: await mkdtemp(join(tmpdir(), 'mesh-sim-state-')) } });
   t.is(result.code, 2);
   t.regex(result.stderr, /no mesh is running here: start one with `mesh-sim up FILE`/);
-});
-
-test('a mesh on the Docker runtime is found, and proxy says why it cannot reach inside its pods', async (t) => {
-  const state = await mkdtemp(join(tmpdir(), 'mesh-sim-state-'));
-  await mkdir(join(state, 'pods'), { recursive: true, mode: 0o700 });
-  await writeFile(join(state, 'pods', 'run1.json'), JSON.stringify({
-    runId: 'run1', owner: process.pid, scenario: 'bookinfo', runtime: 'docker', startedAt: new Date().toISOString(), pods: {},
-  }));
-  const result = await runCli(['proxy', 'productpage'], { env: { MESH_SIM_STATE_DIR: state } });
-  t.is(result.code, 2);
-  t.regex(result.stderr, /the running mesh \(bookinfo\) is on the Docker runtime, where each proxy's admin port stays inside its pod/);
 });

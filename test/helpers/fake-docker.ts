@@ -83,6 +83,10 @@ export class FakeDocker implements DockerClient {
     follow: async (): Promise<void> => {},
     list: async (): Promise<Array<{ id: string; labels: Record<string, string> }>> =>
       this.live().map((c) => ({ id: c.id, labels: (c.body.Labels ?? {}) as Record<string, string> })),
+    exec: async (id: string, cmd: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> => {
+      this.calls.push(`exec ${id} ${cmd.join(' ')}`);
+      return { code: 0, stdout: '', stderr: '' };
+    },
   };
 
   networks = {

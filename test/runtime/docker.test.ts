@@ -12,6 +12,7 @@ import type { AccessLogEntry } from '../../src/telemetry/access-log.js';
 import { crashScenario, loadFile, loadText, sleep } from '../helpers/mesh.js';
 import { dockerAvailable, ensureNoCmdImage, ensureUserImage } from '../helpers/docker.js';
 import { connectDocker } from '../../src/runtime/docker/client.js';
+import { proxyCommand } from '../../src/cli/proxy.js';
 import { eventually, processesTagged, reaperTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
 const docker = new Docker();
@@ -227,4 +228,37 @@ test('without a Docker daemon, --runtime docker says how to fix it in one line a
   t.is(lines.length, 1, result.stderr);
   t.regex(lines[0]!, /^mesh-sim: cannot reach the Docker daemon at unix:\/\/.*no\.sock \(.+\): start it .*, or use --runtime process$/);
   t.notRegex(result.stderr, /\n\s+at /, 'no stack trace');
+});
+
+run("on Docker, mesh-sim proxy asks a sidecar's admin listener from inside its container, as kubectl exec does", async (t) => {
+  if (!needDocker(t)) return;
+  const text = `
+name: breaker-docker
+services:
+  httpbin: {port: 8000, latency: 20ms}
+istio:
+  - apiVersion: networking.istio.io/v1
+    kind: DestinationRule
+    metadata: {name: httpbin}
+    spec:
+      host: httpbin
+      trafficPolicy:
+        connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}
+traffic:
+  - {name: fortio, to: httpbin, path: /get, concurrency: 3, requests: 30}
+`;
+  const out: string[] = [];
+  const err: string[] = [];
+  const output = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
+  await runOnDocker(text, 6, async () => {
+    await sleep(4000);
+    t.is(await proxyCommand('istio-ingressgateway', 'stats', {}, output), 0);
+    t.is(await proxyCommand('httpbin', 'healthz/ready', {}, output), 0);
+  });
+  const stats = out[0]!.split('\n');
+  const overflow = Number(/httpbin\.default\.svc\.cluster\.local\.upstream_rq_pending_overflow: (\d+)/.exec(out[0]!)?.[1]);
+  t.true(overflow > 0, out[0]);
+  t.true(stats.every((l) => /^cluster\.\S+: \d+$/.test(l)));
+  t.is(out[1], 'LIVE');
+  t.deepEqual(err, ["httpbin: asking httpbin-v1-0's proxy"]);
 });

@@ -37,6 +37,8 @@ export interface ContainerClient {
   follow(id: string, since: number, onLine: (stream: 'stdout' | 'stderr', text: string) => void): Promise<void>;
   /** Every container, running or not, carrying `label`. */
   list(label: string): Promise<ContainerSummary[]>;
+  /** Runs `cmd` inside a running container (`docker exec`), and says how it ended and what it wrote. */
+  exec(id: string, cmd: string[]): Promise<{ code: number | null; stdout: string; stderr: string }>;
 }
 
 export interface NetworkClient {
@@ -139,6 +141,22 @@ export function connectDocker(docker: Docker = new Docker()): DockerClient {
     async list(label) {
       const found = await docker.listContainers({ all: true, filters: { label: [label] } });
       return found.map((c) => ({ id: c.Id, labels: c.Labels ?? {} }));
+    },
+    async exec(id, cmd) {
+      const exec = await docker.getContainer(id).exec({ Cmd: cmd, AttachStdout: true, AttachStderr: true });
+      const stream = await exec.start({ hijack: true, stdin: false });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      const stdout = new PassThrough().on('data', (c: Buffer) => out.push(c));
+      const stderr = new PassThrough().on('data', (c: Buffer) => err.push(c));
+      docker.modem.demuxStream(stream, stdout, stderr);
+      await new Promise<void>((resolve) => {
+        stream.on('end', () => resolve());
+        stream.on('close', () => resolve());
+        stream.on('error', () => resolve());
+      });
+      const { ExitCode } = await exec.inspect();
+      return { code: ExitCode ?? null, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
     },
   };
   const networks: NetworkClient = {

@@ -183,7 +183,11 @@ export class DockerRuntime extends PodRuntime<Member> implements Runtime {
       if (!port) throw new InstanceStartError(pod.plan.id, 'the gateway has no published port');
       ingress = { host: '127.0.0.1', port };
     }
-    pod.started = { id: pod.plan.id, endpoint: { host: ip, port: POD_PORTS.inbound }, ingress, admin: undefined };
+    const proxy = pod.members.find((m) => m.role === 'sidecar' || m.role === 'gateway');
+    pod.started = {
+      id: pod.plan.id, endpoint: { host: ip, port: POD_PORTS.inbound }, ingress, admin: undefined,
+      ...(proxy ? { adminInPod: { container: proxy.id, port: POD_PORTS.admin } } : {}),
+    };
   }
 
   private watch(pod: Pod, member: Member, since: number): Promise<void> {
