@@ -7,25 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadText, sleep, startMesh } from '../helpers/mesh.js';
 import { runCli } from '../helpers/cli.js';
+import { BREAKER } from '../helpers/scenario.js';
 import { proxyCommand } from '../../src/cli/proxy.js';
 import { runningMeshes } from '../../src/mesh/pod-directory.js';
 import { UserError } from '../../src/cli/exit-codes.js';
 
-const BREAKER = `
-name: breaker
-services:
-  httpbin: {port: 8000, latency: 20ms}
-istio:
-  - apiVersion: networking.istio.io/v1
-    kind: DestinationRule
-    metadata: {name: httpbin}
-    spec:
-      host: httpbin
-      trafficPolicy:
-        connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}
-traffic:
-  - {name: fortio, to: httpbin, path: /get, concurrency: 3, requests: 30}
-`;
 
 function capture() {
   const out: string[] = [];

@@ -35,3 +35,23 @@ export function errors(text: string): string[] {
 export function warnings(text: string): string[] {
   return problems(text).filter((p) => p.includes(': warning: '));
 }
+
+/**
+ * Istio's Circuit Breaking task in small: one connection and one pending place to httpbin,
+ * and fortio's three requests in flight, so most of them overflow (503 UO) at the caller.
+ */
+export const BREAKER = `
+name: breaker
+services:
+  httpbin: {port: 8000, latency: 20ms}
+istio:
+  - apiVersion: networking.istio.io/v1
+    kind: DestinationRule
+    metadata: {name: httpbin}
+    spec:
+      host: httpbin
+      trafficPolicy:
+        connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}
+traffic:
+  - {name: fortio, to: httpbin, path: /get, concurrency: 3, requests: 30}
+`;

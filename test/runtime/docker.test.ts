@@ -13,6 +13,7 @@ import { crashScenario, loadFile, loadText, sleep } from '../helpers/mesh.js';
 import { dockerAvailable, ensureNoCmdImage, ensureUserImage } from '../helpers/docker.js';
 import { connectDocker } from '../../src/runtime/docker/client.js';
 import { proxyCommand } from '../../src/cli/proxy.js';
+import { BREAKER } from '../helpers/scenario.js';
 import { eventually, processesTagged, reaperTagged, runCli, scenarioFile, startCli } from '../helpers/cli.js';
 
 const docker = new Docker();
@@ -232,25 +233,10 @@ test('without a Docker daemon, --runtime docker says how to fix it in one line a
 
 run("on Docker, mesh-sim proxy asks a sidecar's admin listener from inside its container, as kubectl exec does", async (t) => {
   if (!needDocker(t)) return;
-  const text = `
-name: breaker-docker
-services:
-  httpbin: {port: 8000, latency: 20ms}
-istio:
-  - apiVersion: networking.istio.io/v1
-    kind: DestinationRule
-    metadata: {name: httpbin}
-    spec:
-      host: httpbin
-      trafficPolicy:
-        connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1, maxRequestsPerConnection: 1}}
-traffic:
-  - {name: fortio, to: httpbin, path: /get, concurrency: 3, requests: 30}
-`;
   const out: string[] = [];
   const err: string[] = [];
   const output = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
-  await runOnDocker(text, 6, async () => {
+  await runOnDocker(BREAKER, 6, async () => {
     await sleep(4000);
     t.is(await proxyCommand('istio-ingressgateway', 'stats', {}, output), 0);
     t.is(await proxyCommand('httpbin', 'healthz/ready', {}, output), 0);
