@@ -84,11 +84,17 @@ export class OverloadWatch {
       this.busyStreakMs = 0;
       this.events.overloaded(cause!);
     } else {
-      this.overloaded = false;
-      this.totalMs += this.episodeMs;
-      this.events.recovered(this.episodeMs / 1000);
-      this.episodeMs = 0;
+      this.events.recovered(this.closeEpisode());
     }
+  }
+
+  /** The episode under way ends: its busy seconds join the total. */
+  private closeEpisode(): number {
+    const seconds = this.episodeMs / 1000;
+    this.overloaded = false;
+    this.totalMs += this.episodeMs;
+    this.episodeMs = 0;
+    return seconds;
   }
 
   /** Ends an episode under way (the traffic stopped): its busy seconds, or undefined if there was none. */
@@ -97,12 +103,7 @@ export class OverloadWatch {
     this.busyStreakMs = 0;
     this.latest.clear();
     this.lastTickMs = undefined;
-    if (!this.overloaded) return undefined;
-    this.overloaded = false;
-    const seconds = this.episodeMs / 1000;
-    this.totalMs += this.episodeMs;
-    this.episodeMs = 0;
-    return seconds;
+    return this.overloaded ? this.closeEpisode() : undefined;
   }
 
   /** Seconds overloaded: the busy seconds of every episode, the one under way included. */
