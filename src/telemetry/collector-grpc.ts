@@ -2,17 +2,15 @@
 // protocol is grpc (Go's otlptracegrpc, Python's and Java's gRPC exporters). A unary
 // call over HTTP/2: one length-prefixed Protobuf message in (gzip if the SDK compresses),
 // one out, the status in trailers. Bounded as the HTTP end is, and the same spans come
-// out (takeExport); every answer goes through reply() or refuse().
+// out (takeExport); every answer goes through answer() or refuse().
 
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { exportError, inflateBounded, InflatedTooLarge, MAX_EXPORT_BYTES, takeExport } from './collector.js';
-import { readExportRequest, writeExportResponse } from './otlp-proto.js';
+import { GrpcStatus, readExportRequest, writeExportResponse } from './otlp-proto.js';
 import type { Span } from './span.js';
 
 export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-/** gRPC's status codes the collector answers with. */
-export const GrpcStatus = { OK: 0, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, UNAUTHENTICATED: 16 } as const;
 
 /** A gRPC message's prefix: a compressed flag and the length, big-endian. */
 const PREFIX_BYTES = 5;

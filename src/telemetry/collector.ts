@@ -9,7 +9,7 @@ import { createGunzip } from 'node:zlib';
 import { readBounded, sendJson } from '../control/http.js';
 import { decodeSpans, OtlpFormatError } from './otlp.js';
 import type { Span } from './span.js';
-import { ProtobufFormatError, readExportRequest, writeExportResponse, writeRpcStatus } from './otlp-proto.js';
+import { GrpcStatus, ProtobufFormatError, readExportRequest, writeExportResponse, writeRpcStatus } from './otlp-proto.js';
 
 export const MAX_EXPORT_BYTES = 8 * 1024 * 1024;
 /** The most spans one export request may carry; the OpenTelemetry SDK sends 512 at a time. */
@@ -79,7 +79,9 @@ interface OtlpEncoding {
 
 const PROTOBUF = 'application/x-protobuf';
 /** gRPC's codes for the statuses the collector answers with, as OTLP/HTTP's Status carries them. */
-const RPC_CODE: Record<number, number> = { 400: 3, 405: 12, 413: 8, 415: 3 };
+const RPC_CODE: Record<number, number> = {
+  400: GrpcStatus.INVALID_ARGUMENT, 405: GrpcStatus.UNIMPLEMENTED, 413: GrpcStatus.RESOURCE_EXHAUSTED, 415: GrpcStatus.INVALID_ARGUMENT,
+};
 
 const ENCODINGS: Record<string, OtlpEncoding> = {
   'application/json': {
@@ -90,7 +92,7 @@ const ENCODINGS: Record<string, OtlpEncoding> = {
   [PROTOBUF]: {
     read: readExportRequest,
     accept: (res, rejected, why) => sendProtobuf(res, 200, writeExportResponse(rejected, why)),
-    refuse: (res, status, message) => sendProtobuf(res, status, writeRpcStatus(RPC_CODE[status] ?? 2, message)),
+    refuse: (res, status, message) => sendProtobuf(res, status, writeRpcStatus(RPC_CODE[status] ?? GrpcStatus.UNKNOWN, message)),
   },
 };
 

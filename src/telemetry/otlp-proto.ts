@@ -80,7 +80,10 @@ export function writeExportResponse(rejected: number, errorMessage: string): Uin
   return Response.encode(Response.create(fields)).finish();
 }
 
-/** google.rpc.Status with a gRPC code (3: INVALID_ARGUMENT, 8: RESOURCE_EXHAUSTED, ...). */
+/** gRPC's status codes, which OTLP answers with over gRPC and in google.rpc.Status over HTTP. */
+export const GrpcStatus = { OK: 0, UNKNOWN: 2, INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNIMPLEMENTED: 12, UNAUTHENTICATED: 16 } as const;
+
+/** google.rpc.Status with a gRPC code (GrpcStatus). */
 export function writeRpcStatus(code: number, message: string): Uint8Array {
   return RpcStatus.encode(RpcStatus.create({ code, message })).finish();
 }

@@ -11,7 +11,8 @@ import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@
 import { Hub, authorization } from '../../src/mesh/hub.js';
 import { ControlPlane } from '../../src/control/plane.js';
 import { emptyMeshConfig } from '../../src/policy/config.js';
-import { EXPORT_METHOD, GrpcStatus } from '../../src/telemetry/collector-grpc.js';
+import { EXPORT_METHOD } from '../../src/telemetry/collector-grpc.js';
+import { GrpcStatus } from '../../src/telemetry/otlp-proto.js';
 import { dispatchByVersion } from '../../src/mesh/both-http-versions.js';
 import { MAX_EXPORT_BYTES } from '../../src/telemetry/collector.js';
 import type { Span } from '../../src/telemetry/span.js';
