@@ -4,6 +4,7 @@
 
 import http from 'node:http';
 import { POLL_TIMEOUT_MS } from './protocol.js';
+import { authorization } from './http.js';
 
 export interface Subscription {
   stop(): void;
@@ -28,7 +29,7 @@ export function subscribe<T extends { version: number }>(
     if (stopped) return;
     const target = new URL(url);
     target.searchParams.set('version', String(version));
-    current = http.get(target, { agent, timeout: POLL_TIMEOUT_MS + 10_000, headers: secret ? { authorization: `Bearer ${secret}` } : {} }, (res) => {
+    current = http.get(target, { agent, timeout: POLL_TIMEOUT_MS + 10_000, headers: secret ? { authorization: authorization(secret) } : {} }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

@@ -1,9 +1,14 @@
-// Two things mesh-sim does with HTTP in several places: answer with JSON (the hub's
-// control plane, CA and collector), and read a request body no larger than a limit
-// (the rest is drained, not kept: the hub's endpoints and a sidecar's retry buffer),
-// so no caller can make them hold more.
+// Three things mesh-sim does with HTTP in several places: answer with JSON (the hub's
+// control plane, CA and collector), read a request body no larger than a limit (the
+// rest is drained, not kept: the hub's endpoints and a sidecar's retry buffer), so no
+// caller can make them hold more, and name the run's secret to the hub.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** How a request to the hub names the run's secret: `Authorization: Bearer SECRET`, as OTLP exporters send headers. */
+export function authorization(secret: string): string {
+  return `Bearer ${secret}`;
+}
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);

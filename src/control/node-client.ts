@@ -9,6 +9,7 @@
 import http from 'node:http';
 import { POLL_TIMEOUT_MS, type NodeSnapshot, type SidecarSnapshot, type WorkloadSnapshot } from './protocol.js';
 import type { Subscription } from './client.js';
+import { authorization } from './http.js';
 
 type Kind = 'sidecar' | 'workload';
 
@@ -70,7 +71,7 @@ export class NodeSubscription {
     target.searchParams.set('sidecars', list((m) => m.kind === 'sidecar' && m.applied === this.version && this.version > 0));
     target.searchParams.set('fresh', list((m) => m.applied !== this.version || this.version === 0));
     target.searchParams.set('workloads', list((m) => m.kind === 'workload'));
-    const req = http.get(target, { agent: this.agent, timeout: POLL_TIMEOUT_MS + 10_000, headers: { authorization: `Bearer ${this.secret}` } }, (res) => {
+    const req = http.get(target, { agent: this.agent, timeout: POLL_TIMEOUT_MS + 10_000, headers: { authorization: authorization(this.secret) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {

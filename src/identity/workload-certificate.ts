@@ -3,6 +3,7 @@
 // (with the run's secret), and get back the certificate and the mesh's root.
 
 import { ALGORITHM, generateKeys, privateKeyPem, x509 } from './x509.js';
+import { authorization } from '../control/http.js';
 
 export interface WorkloadCertificate {
   spiffe: string;
@@ -28,7 +29,7 @@ export async function requestCertificate(controlUrl: string, secret: string, ins
   const { csr, key } = await signingRequest(spiffe);
   const res = await fetch(`${controlUrl}/v1/certificate/${encodeURIComponent(instance)}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${secret}` },
+    headers: { 'content-type': 'application/json', authorization: authorization(secret) },
     body: JSON.stringify({ csr }),
     signal: AbortSignal.timeout(10_000),
   });

@@ -20,11 +20,9 @@ import type { Span } from '../telemetry/span.js';
 import { handleLoad } from '../self-load/endpoint.js';
 import { handleGrpcExport } from '../telemetry/collector-grpc.js';
 import { dispatchByVersion } from './both-http-versions.js';
+import { authorization } from '../control/http.js';
 
-/** How a request to the hub names the run's secret: `Authorization: Bearer SECRET`, as OTLP exporters send headers. */
-export function authorization(secret: string): string {
-  return `Bearer ${secret}`;
-}
+export { authorization };
 
 export class Hub {
   private readonly servers: net.Server[] = [];

@@ -10,6 +10,7 @@ import { SIDECAR_ENV, type SidecarBoot } from '../sidecar/boot.js';
 import { WORKLOAD_ENV, type WorkloadBoot } from '../workload/boot.js';
 import type { InstancePlan, MeshEnvironment } from './runtime.js';
 import type { WorkloadSnapshot } from '../control/protocol.js';
+import { authorization } from '../control/http.js';
 
 /** What a container runs. */
 export type Program =
@@ -196,7 +197,7 @@ export function otelEnvironment(collectorUrl: string, plan: InstancePlan, secret
     // OTLP's default encoding over HTTP, which every SDK's HTTP exporter speaks (the collector reads JSON too).
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
     // The OpenTelemetry spec's form: key=value pairs, values percent-encoded.
-    OTEL_EXPORTER_OTLP_HEADERS: `authorization=${encodeURIComponent(`Bearer ${secret}`)}`,
+    OTEL_EXPORTER_OTLP_HEADERS: `authorization=${encodeURIComponent(authorization(secret))}`,
     OTEL_SERVICE_NAME: plan.service,
     OTEL_RESOURCE_ATTRIBUTES: `service.version=${plan.version},service.instance.id=${plan.id}`,
     OTEL_PROPAGATORS: 'tracecontext,baggage,b3',

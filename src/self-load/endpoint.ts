@@ -5,7 +5,7 @@
 
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBounded, sendJson } from '../control/http.js';
+import { authorization, readBounded, sendJson } from '../control/http.js';
 
 const PATH = /^\/v1\/load\/([A-Za-z0-9._-]+)$/;
 const MAX_BODY_BYTES = 256;
@@ -59,7 +59,7 @@ export class LoadPoster {
       method: 'POST',
       agent: this.agent,
       timeout: 2000,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${this.secret}` },
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: authorization(this.secret) },
     }, (res) => res.resume());
     req.on('timeout', () => req.destroy());
     req.on('error', () => {});

@@ -9,6 +9,7 @@ import { encodeSpanBytes, joinEncodedSpans, type EncodedResourceSpans, type Reso
 import { SIDECAR_SDK, type Span } from '../telemetry/span.js';
 import { RequestMetrics } from './request-metrics.js';
 import { TcpMetrics } from './tcp-metrics.js';
+import { authorization } from '../control/http.js';
 
 export class IstioMetrics {
   readonly registry = new Registry();
@@ -68,7 +69,7 @@ export class OtlpHttpExporter implements SpanExporter {
       const req = http.request(this.url, {
         method: 'POST',
         agent: this.agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: `Bearer ${this.secret}` },
+        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: authorization(this.secret) },
         timeout: 5000,
       }, (res) => {
         res.resume();
