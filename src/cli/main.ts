@@ -215,7 +215,7 @@ Examples:
     .option('--run <id>', 'which running mesh, when several are (default: the newest)')
     .addHelpText('after', `
 Examples:
-  mesh-sim proxy fortio stats | grep pending     # Istio's Circuit Breaking task
+  mesh-sim proxy istio-ingressgateway stats | grep pending   # Istio's Circuit Breaking task (fortio's proxy)
   mesh-sim proxy productpage clusters
   mesh-sim proxy reviews-v2-0 config_dump`)
     .action(async (pod: string, endpoint: string | undefined, options: ProxyOptions) => setExit(await proxyCommand(pod, endpoint, options, stdio)));

@@ -14,8 +14,6 @@ export interface MeshPods {
   /** mesh-sim's pid: the file is current while it lives. */
   owner: number;
   scenario: string;
-  /** The runtime it runs on: on Docker, the admin listeners stay inside their pods. */
-  runtime: string;
   startedAt: string;
   /** Each pod's admin listener; on Docker, as its sidecar container reaches it on its own loopback. */
   pods: Record<string, { service: string; version: string; admin: string; container?: string }>;
@@ -30,8 +28,8 @@ export class PodDirectory {
   private writing: Promise<void> = Promise.resolve();
   private closed = false;
 
-  constructor(runId: string, scenario: string, runtime: string) {
-    this.data = { runId, owner: process.pid, scenario, runtime, startedAt: new Date().toISOString(), pods: {} };
+  constructor(runId: string, scenario: string) {
+    this.data = { runId, owner: process.pid, scenario, startedAt: new Date().toISOString(), pods: {} };
     this.file = join(directory(), `${runId}.json`);
   }
 

@@ -218,7 +218,7 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     const began = performance.now();
     // Before anything starts: should mesh-sim die from here on, the reaper removes what it started.
     this.reaper = Reaper.start(this.runtime.name, this.runId);
-    this.pods = new PodDirectory(this.runId, this.scenario.name, this.runtime.name);
+    this.pods = new PodDirectory(this.runId, this.scenario.name);
     try {
       const prep = await this.runtime.prepare((m) => this.emit('progress', m));
       const port = await this.hub.listen(prep.listenHosts);
