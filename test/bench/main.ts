@@ -217,10 +217,15 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
   const cpu: Record<'forwarder' | 'relay' | 'serverHalf' | 'sidecarInbound' | 'sidecarOutbound', number[]> = {
     forwarder: [], relay: [], serverHalf: [], sidecarInbound: [], sidecarOutbound: [],
   };
+  /** One load run, and the CPU the given processes spent on each of its requests, in µs. */
+  const withCpu = async <T extends { done: number }>(run: () => Promise<T>, pids: number[]) => {
+    const before = await cpuOf(pids);
+    const result = await run();
+    return { result, us: ((await cpuOf(pids)) - before) * 1e6 / Math.max(1, result.done) };
+  };
   const measured = async (port: number, absolute: boolean, pid: number, into: number[]) => {
-    const before = await cpuOf([pid]);
-    const result = await closed(port, absolute);
-    into.push(((await cpuOf([pid])) - before) * 1e6 / Math.max(1, result.done));
+    const { result, us } = await withCpu(() => closed(port, absolute), [pid]);
+    into.push(us);
     return result.rps;
   };
   for (let r = 0; r < rounds; r++) {
@@ -237,11 +242,10 @@ async function sidecarBenchmarks(): Promise<Record<string, unknown>> {
     url: `http://127.0.0.1:${port}`, host: 'bench:8080', mode: 'open', connections: 64, rate: 500, seconds: 5, absolute,
   });
   log('latency and CPU per request at 500 rps');
-  /** CPU seconds the given processes spent on the `done` requests of one open-loop run, in ms per request. */
+  /** CPU the given processes spent on each request of one open-loop run, in ms. */
   const cpuPerRequest = async (port: number, absolute: boolean, pids: number[]) => {
-    const before = await cpuOf(pids);
-    const result = await open(port, absolute);
-    return { result, ms: ((await cpuOf(pids)) - before) * 1000 / Math.max(1, result.done) };
+    const { result, us } = await withCpu(() => open(port, absolute), pids);
+    return { result, ms: us / 1000 };
   };
   const direct = await open(upstreamPort!, false);
   const inboundRun = await cpuPerRequest(sidecar.inbound, false, [sidecar.pid, process.pid]);
