@@ -83,3 +83,29 @@ test('a busy flow goes in batches of at most maxBatch, every span sent', async (
   t.true(exporter.batches.at(-1)!.at - began < 500, 'full batches do not wait for the interval');
   await batcher.stop();
 });
+
+test('spans that come while a batch is on its way wait for a full batch or the timer, not an export each', async (t) => {
+  // An export that takes a few milliseconds, as a real HTTP request to the collector does.
+  const exporter = new FakeExporter();
+  const send = exporter.export.bind(exporter);
+  exporter.export = async (groups) => {
+    await send(groups);
+    await new Promise((r) => setTimeout(r, 4));
+  };
+  const maxBatch = 64;
+  const batcher = new SpanBatcher(exporter, 1000, maxBatch, 50_000, 20);
+  // About two spans a millisecond for 600 ms: a busy sidecar's steady flow.
+  let n = 0;
+  const began = performance.now();
+  while (performance.now() - began < 600 && n < 2000) {
+    batcher.add({ 'service.name': 'a' }, span(n++));
+    batcher.add({ 'service.name': 'a' }, span(n++));
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  await batcher.stop();
+  t.is(exporter.batches.reduce((sum, b) => sum + b.spans, 0), n, 'every span went');
+  const partial = exporter.batches.filter((b) => b.spans < maxBatch);
+  // The first ones after the quiet spell (the timer's waits double from 20 ms), and what
+  // stop() sends; every other export is a full batch.
+  t.true(partial.length <= 5, `${exporter.batches.length} exports of ${exporter.batches.map((b) => b.spans).join(', ')} spans`);
+});
