@@ -6,7 +6,6 @@
 
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import httpProxy from 'http-proxy';
 import { loopbackAgent } from '../loopback/pod-loopback.js';
 import { HEADER, serviceFqdn } from '../control/protocol.js';
 import { formatFlags, type ResponseFlag } from '../policy/flags.js';
@@ -20,6 +19,7 @@ import { firstHeader, headerBytes, outgoingHeaderBytes, recordRequest, socketAdd
 import { nowMs } from './telemetry.js';
 import { podLabelsOf } from '../identity/labels.js';
 import { inboundBindAddress } from './inbound-bind.js';
+import { relayRequest } from './upstream-http.js';
 
 /** What the app's answer was, kept on the response itself (cheaper than a WeakMap per request). */
 const UPSTREAM = Symbol('upstream');
@@ -47,33 +47,34 @@ function connectionSecurity(req: IncomingMessage, ownSpiffe: string | undefined)
 
 
 export class Inbound {
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
   // To the app over the pod's loopback (in memory when both share a node), from Istio's 127.0.0.6.
   private readonly agent: http.Agent;
-  private readonly target: { protocol: string; host: string; port: number };
+  private readonly target: { host: string; port: number; agent: http.Agent };
   private readonly cluster: string;
   private readonly workload: { namespace: string; labels: Record<string, string> };
 
   constructor(private readonly ctx: SidecarContext) {
     this.workload = { namespace: ctx.boot.namespace, labels: podLabelsOf(ctx.boot.service, ctx.boot.version) };
     const app = ctx.boot.app!;
-    this.target = { protocol: 'http:', host: app.host, port: app.port };
     this.agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo', localAddress: inboundBindAddress(app.host) });
+    this.target = { host: app.host, port: app.port, agent: this.agent };
     // Istio names the inbound cluster by the service's port, not the port the app happens to listen on.
     this.cluster = `inbound|${ctx.boot.servicePort}||`;
-    this.proxy.on('proxyRes', (proxyRes, req, res) => {
-      const facts: UpstreamFacts = {
-        bytes: 0,
-        headerBytes: headerBytes(proxyRes.rawHeaders),
-        serviceTimeMs: nowMs() - ((req as SentRequest)[SENT_AT] ?? nowMs()),
-        localAddress: socketAddress(proxyRes.socket?.localAddress, proxyRes.socket?.localPort),
-      };
-      (res as CountedResponse)[UPSTREAM] = facts;
-      // Most apps say how long their answer is; only the others' bodies are counted as they pass.
-      const length = Number(proxyRes.headers['content-length']);
-      if (Number.isFinite(length)) facts.bytes = length;
-      else proxyRes.on('data', (chunk: Buffer) => (facts.bytes += chunk.length));
-    });
+  }
+
+  /** What the app's answer was, noted before it is copied down. */
+  private static noteAnswer(req: IncomingMessage, res: ServerResponse, answer: IncomingMessage): void {
+    const facts: UpstreamFacts = {
+      bytes: 0,
+      headerBytes: headerBytes(answer.rawHeaders),
+      serviceTimeMs: nowMs() - ((req as SentRequest)[SENT_AT] ?? nowMs()),
+      localAddress: socketAddress(answer.socket?.localAddress, answer.socket?.localPort),
+    };
+    (res as CountedResponse)[UPSTREAM] = facts;
+    // Most apps say how long their answer is; only the others' bodies are counted as they pass.
+    const length = Number(answer.headers['content-length']);
+    if (Number.isFinite(length)) facts.bytes = length;
+    else answer.on('data', (chunk: Buffer) => (facts.bytes += chunk.length));
   }
 
   handle(req: IncomingMessage, res: ServerResponse): void {
@@ -85,7 +86,7 @@ export class Inbound {
     const traceparent = formatTraceparent(traceId, spanId, sampled);
     const peer = req.headers[HEADER.peer];
     const source = decodePeer(peer);
-    // delete turns the headers object slow for http-proxy's copy of it: only when needed.
+    // delete turns the headers object slow for the copy sent on: only when needed.
     if (peer !== undefined) delete req.headers[HEADER.peer];
     req.headers.traceparent = traceparent;
     if (req.headers['x-b3-traceid'] || req.headers.b3) {
@@ -221,17 +222,16 @@ export class Inbound {
       }
     }
     (req as SentRequest)[SENT_AT] = nowMs();
-    this.proxy.web(req, res, { target: this.target, agent: this.agent }, () => {
+    relayRequest(req, res, this.target, () => {
       if (res.headersSent || res.destroyed) {
         res.destroy();
         return;
       }
       sendLocalReply({ kind: 'connect-failure' });
-    });
+    }, (answer) => Inbound.noteAnswer(req, res, answer));
   }
 
   close(): void {
     this.agent.destroy();
-    this.proxy.close();
   }
 }

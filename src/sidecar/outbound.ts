@@ -252,7 +252,6 @@ export class Outbound implements FilterCallbacks {
 
   close(): void {
     this.clusters.close();
-    this.router.close();
   }
 }
 

@@ -5,13 +5,12 @@
 // connection the other end resets is reset here too, as the app would see it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import httpProxy from 'http-proxy';
 import { serviceFromAuthority, type SidecarSnapshot } from '../control/protocol.js';
 import { destinationOf } from './outbound.js';
 import { loopbackAgent } from '../loopback/pod-loopback.js';
+import { relayRequest } from './upstream-http.js';
 
 export class Passthrough {
-  private readonly proxy = httpProxy.createProxyServer({ xfwd: false, ws: false });
   // Its own app over the pod's loopback (in memory on a node); other pods over TCP.
   private readonly agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
   private next = 0;
@@ -19,14 +18,12 @@ export class Passthrough {
   constructor(
     private readonly snapshot: () => SidecarSnapshot | undefined,
     private readonly app: { host: string; port: number } | undefined,
-  ) {
-    this.proxy.on('error', () => {});
-  }
+  ) {}
 
   /** To the app in this pod, as it came. */
   inbound(req: IncomingMessage, res: ServerResponse): void {
     if (!this.app) return void res.destroy();
-    this.proxy.web(req, res, { target: { protocol: 'http:', ...this.app }, agent: this.agent }, () => res.destroy());
+    relayRequest(req, res, { ...this.app, agent: this.agent }, () => res.destroy());
   }
 
   /** From the app, to an instance of the service its Host names (kube-proxy's round robin). */
@@ -39,12 +36,10 @@ export class Passthrough {
       return;
     }
     const endpoint = endpoints[this.next++ % endpoints.length]!;
-    req.url = path;
-    this.proxy.web(req, res, { target: { protocol: 'http:', host: endpoint.host, port: endpoint.port }, agent: this.agent }, () => res.destroy());
+    relayRequest(req, res, { host: endpoint.host, port: endpoint.port, agent: this.agent, path }, () => res.destroy());
   }
 
   close(): void {
     this.agent.destroy();
-    this.proxy.close();
   }
 }

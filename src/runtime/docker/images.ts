@@ -18,7 +18,7 @@ import type { DockerClient } from './client.js';
 const execFileAsync = promisify(execFile);
 
 /** The packages a sidecar, sample workload or traffic generator loads at run time (the rest serve the CLI). */
-const CONTAINER_PACKAGES = ['@peculiar/x509', 'http-proxy', 'prom-client', 're2js', 'reflect-metadata', 'undici'];
+const CONTAINER_PACKAGES = ['@peculiar/x509', 'prom-client', 're2js', 'reflect-metadata', 'undici'];
 export const NODE_IN_IMAGE = '/usr/local/bin/node';
 export const APP_IN_IMAGE = '/app';
 export const IMAGE_USER = '1000:1000';

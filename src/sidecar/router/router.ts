@@ -5,7 +5,6 @@
 // has it answered locally with the reason.
 
 import type { IncomingMessage } from 'node:http';
-import httpProxy from 'http-proxy';
 import { HEADER } from '../../control/protocol.js';
 import { unit } from '../../policy/decide.js';
 import { pickWeighted } from '../../policy/routing.js';
@@ -16,9 +15,8 @@ import { nowMs } from '../telemetry.js';
 import { hostKey } from '../cluster.js';
 import { RetryState, type RetryStatus } from './retry-state.js';
 import { shadow, type SpanSink } from './shadow-writer.js';
-import { attachUpstreams, outlierStatus, sendAttempt, type Attempt } from './upstream-request.js';
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+import { outlierStatus, sendAttempt, type Attempt } from './upstream-request.js';
+import { endToEndHeaders, pipeAnswer } from '../upstream-http.js';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -51,11 +49,8 @@ export interface RouterOptions {
 
 export class Router implements OutboundFilter {
   readonly name = 'router';
-  private readonly proxy = httpProxy.createProxyServer({ selfHandleResponse: true, xfwd: false, ws: false });
 
-  constructor(private readonly options: RouterOptions) {
-    attachUpstreams(this.proxy);
-  }
+  constructor(private readonly options: RouterOptions) {}
 
   async decode(stream: OutboundStream, callbacks: FilterCallbacks): Promise<FilterStatus> {
     const route = stream.route!;
@@ -132,7 +127,7 @@ export class Router implements OutboundFilter {
       }
       tried.add(hostKey(endpoint));
       if (number > 1) metrics.retries.inc({ cluster_name: cluster.name });
-      const attempt = await sendAttempt(this.proxy, {
+      const attempt = await sendAttempt({
         stream, cluster, endpoint, number,
         untilDeadline: deadline - nowMs(),
         perTryTimeoutMs: route.retries.perTryTimeoutMs,
@@ -190,8 +185,7 @@ export class Router implements OutboundFilter {
   private streamResponse(stream: OutboundStream, callbacks: FilterCallbacks, last: Attempt, response: IncomingMessage, status: number): void {
     const { res } = stream;
     const upstreamTime = Math.round(last.endMs - last.startMs);
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(response.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    const headers = endToEndHeaders(response.headers);
     headers[HEADER.upstreamServiceTime] = String(upstreamTime);
     const ops = stream.responseHeaderOps;
     if (ops) {
@@ -206,7 +200,7 @@ export class Router implements OutboundFilter {
       response.resume();
     } else {
       res.writeHead(status, headers);
-      response.pipe(res);
+      pipeAnswer(response, res);
     }
     let done = false;
     const finish = () => {
@@ -221,10 +215,6 @@ export class Router implements OutboundFilter {
       stream.addFlag('DC');
       finish();
     });
-  }
-
-  close(): void {
-    this.proxy.close();
   }
 }
 

@@ -2,8 +2,6 @@
 // cluster, fire and forget, with `-shadow` appended to its Host, its answer discarded.
 // Each copy is its own client span in the request's trace.
 
-import http from 'node:http';
-import https from 'node:https';
 import { HEADER } from '../../control/protocol.js';
 import type { MirrorPolicy } from '../../policy/config.js';
 import { chance, unit } from '../../policy/decide.js';
@@ -12,8 +10,8 @@ import { formatTraceparent, newSpanId } from '../../telemetry/trace-context.js';
 import type { ClusterSet } from '../clusters.js';
 import type { OutboundStream } from '../stream.js';
 import { nowMs } from '../telemetry.js';
+import { callUpstream, endToEndHeaders } from '../upstream-http.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 const SHADOW_TIMEOUT_MS = 30_000;
 
@@ -30,8 +28,7 @@ export function shadow(stream: OutboundStream, mirrors: readonly MirrorPolicy[],
     if (!endpoint) return;
     const spanId = newSpanId();
     const startMs = nowMs();
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(stream.req.headers)) if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+    const headers = endToEndHeaders(stream.req.headers);
     const [host, port] = stream.authority.split(':');
     headers.host = `${mirror.host === stream.service ? host : mirror.host}-shadow${port ? `:${port}` : ''}`;
     headers.traceparent = formatTraceparent(stream.traceId, spanId, stream.sampled);
@@ -47,14 +44,15 @@ export function shadow(stream: OutboundStream, mirrors: readonly MirrorPolicy[],
       }, status);
     };
     const transport = cluster.transport(endpoint);
-    const copy = (transport.mtls ? https : http).request({
-      host: endpoint.host, port: endpoint.port, method: stream.method, path: stream.upstreamPath, headers, agent: transport.agent, timeout: SHADOW_TIMEOUT_MS,
-    }, (response) => {
+    const copy = callUpstream({
+      protocol: transport.protocol, host: endpoint.host, port: endpoint.port, agent: transport.agent,
+      method: stream.method, path: stream.upstreamPath, headers, body: stream.body, timeoutMs: SHADOW_TIMEOUT_MS,
+    });
+    copy.once('response', (response) => {
       response.resume();
       response.on('end', () => record(response.statusCode ?? 0));
     });
     copy.on('timeout', () => copy.destroy());
     copy.on('error', () => record(503));
-    copy.end(stream.body);
   });
 }

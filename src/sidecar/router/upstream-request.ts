@@ -1,11 +1,9 @@
 // One attempt at one upstream host, as Envoy's UpstreamRequest: the request forwarded
-// through http-proxy with this attempt's trace context and attempt count, its per-try
+// with this attempt's trace context and attempt count, its per-try
 // (or the overall) timeout, and a result that is exactly one outcome: a response, a
 // connection failure, a reset, or a timeout.
 
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
-import type httpProxy from 'http-proxy';
 import type { Endpoint } from '../../control/protocol.js';
 import { HEADER } from '../../control/protocol.js';
 import type { HeaderOperations } from '../../policy/config.js';
@@ -14,11 +12,12 @@ import type { Cluster } from '../cluster.js';
 import type { Attempt, OutboundStream, Outcome } from '../stream.js';
 import { nowMs } from '../telemetry.js';
 import { ConnectFailure } from '../upstream-pool.js';
+import { callUpstream, endToEndHeaders } from '../upstream-http.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 export const EMPTY = Buffer.alloc(0);
 
-/** The attempt in flight: http-proxy hands its ClientRequest over in the 'proxyReq' event. */
+/** The attempt in flight, and the one answer it comes to. */
 export class UpstreamRequest {
   proxyReq: ClientRequest | undefined;
   private settled = false;
@@ -76,7 +75,7 @@ export interface AttemptSpec {
 }
 
 /** Sends one attempt and resolves with what became of it (a response is not yet read). */
-export function sendAttempt(proxy: httpProxy, spec: AttemptSpec): Promise<Attempt> {
+export function sendAttempt(spec: AttemptSpec): Promise<Attempt> {
   const { stream, cluster, endpoint, number } = spec;
   const spanId = newSpanId();
   // The first attempt's span covers an injected delay, so a waterfall shows it.
@@ -97,43 +96,43 @@ export function sendAttempt(proxy: httpProxy, spec: AttemptSpec): Promise<Attemp
       upstream.settle({ kind: 'reset' });
       return;
     }
-    const { req } = stream;
-    const headers: Record<string, string> = {
-      traceparent: formatTraceparent(stream.traceId, spanId, stream.sampled),
-      [HEADER.attempt]: String(number),
-      [HEADER.requestKey]: stream.key,
-      [HEADER.requestId]: stream.requestId,
-      [HEADER.peer]: spec.peerHeader,
-    };
-    const ops = spec.requestHeaders;
-    if (ops) {
-      for (const name of ops.remove) delete req.headers[name];
-      for (const [name, value] of Object.entries(ops.add)) {
-        const have = req.headers[name];
-        headers[name] = have === undefined ? value : `${Array.isArray(have) ? have.join(',') : have},${value}`;
-      }
-      Object.assign(headers, ops.set);
-    }
     if (limit !== Infinity) upstream.timeoutAfter(limit, overallFirst ? { kind: 'overall-timeout' } : { kind: 'per-try-timeout' });
-    delete req.headers.expect;
-    req.url = stream.upstreamPath;
-    proxy.web(req, stream.res, {
-      meshSimUpstream: upstream,
-      target: { protocol: transport.protocol, host: endpoint.host, port: endpoint.port },
-      agent: transport.agent,
-      // The first try of a bodiless request pipes the request itself; later tries, and
-      // requests with a body, send the buffered copy.
-      buffer: number === 1 && stream.body === EMPTY ? undefined : Readable.from(stream.body.length > 0 ? [stream.body] : []),
-      headers,
-    } as httpProxy.ServerOptions, (error: NodeJS.ErrnoException) => upstream.failed(error));
+    const request = callUpstream({
+      protocol: transport.protocol, host: endpoint.host, port: endpoint.port, agent: transport.agent,
+      method: stream.method, path: stream.upstreamPath, headers: attemptHeaders(spec, spanId),
+      // Every try sends the buffered body (empty for a bodiless request), so a retry can.
+      body: stream.body,
+    });
+    request.once('error', (error: NodeJS.ErrnoException) => upstream.failed(error));
+    upstream.attach(request);
   });
 }
 
-/** http-proxy copies each call's options shallowly, so the attempt rides along in them. */
-export function attachUpstreams(proxy: httpProxy): void {
-  proxy.on('proxyReq', (proxyReq, _req, _res, options) => (options as { meshSimUpstream?: UpstreamRequest }).meshSimUpstream?.attach(proxyReq));
-  // Errors always reach the per-attempt callback; this keeps http-proxy from throwing.
-  proxy.on('error', () => {});
+/**
+ * The caller's end-to-end headers, as the route's header operations leave them, with
+ * this attempt's trace context, attempt number and the mesh's own request headers.
+ */
+function attemptHeaders(spec: AttemptSpec, spanId: string): Record<string, string | string[]> {
+  const { stream } = spec;
+  const ops = spec.requestHeaders;
+  // Removal edits the request itself, as Envoy's does, so the access log sees it too.
+  if (ops) for (const name of ops.remove) delete stream.req.headers[name];
+  const headers = endToEndHeaders(stream.req.headers);
+  delete headers.expect;
+  const added: Record<string, string> = {};
+  if (ops) {
+    for (const [name, value] of Object.entries(ops.add)) {
+      const have = headers[name];
+      added[name] = have === undefined ? value : `${Array.isArray(have) ? have.join(',') : have},${value}`;
+    }
+  }
+  headers.traceparent = formatTraceparent(stream.traceId, spanId, stream.sampled);
+  headers[HEADER.attempt] = String(spec.number);
+  headers[HEADER.requestKey] = stream.key;
+  headers[HEADER.requestId] = stream.requestId;
+  headers[HEADER.peer] = spec.peerHeader;
+  if (ops) Object.assign(headers, added, ops.set);
+  return headers;
 }
 
 /** The status an outcome counts as for outlier detection: Envoy's stand-ins for local failures. */
