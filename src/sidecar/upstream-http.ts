@@ -1,10 +1,12 @@
 // How a sidecar speaks HTTP/1.1 to the next hop and copies the answer back, for every
 // path that forwards a request (inbound to the app, the router's attempts, mirrors,
-// and a pod without a sidecar). Envoy's codec drops the headers that describe one
-// connection (Connection, Keep-Alive, Transfer-Encoding, Upgrade, TE, Trailer) on both
-// sides: each connection frames its own messages, so a caller's `Connection: close`
-// never closes a pooled upstream connection and an upstream's chunking is not copied
-// onto a download that Node frames again.
+// and a pod without a sidecar). Headers that describe one connection stay on it, as
+// Envoy's connection manager removes them (ConnectionManagerUtility): from a request
+// Connection, Upgrade, Keep-Alive, Proxy-Connection and Transfer-Encoding, and TE unless
+// it asks for trailers; from a response Connection, Keep-Alive, Proxy-Connection and
+// Transfer-Encoding. Each connection frames its own messages, so a caller's
+// `Connection: close` never closes a pooled upstream connection, and an upstream's
+// chunking is not copied onto a download that Node frames again.
 //
 // This is the request path's own code on purpose: http-proxy did the same through a
 // chain of passes and per-header calls, which cost 10-40 µs of CPU a request
@@ -13,16 +15,35 @@
 import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import https from 'node:https';
 
-export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
 
-/** A message's end-to-end headers: what may be copied onto the next hop. */
-export function endToEndHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const copy: Record<string, string | string[]> = {};
+type HeaderCopy = Record<string, string | string[]>;
+
+function copyWithout(headers: IncomingHttpHeaders, dropped: ReadonlySet<string>): HeaderCopy {
+  const copy: HeaderCopy = {};
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined && !HOP_BY_HOP.has(name)) copy[name] = value;
+    if (value !== undefined && !dropped.has(name)) copy[name] = value;
   }
   return copy;
+}
+
+/** A request's headers as they go on to the next hop. */
+export function onwardRequestHeaders(headers: IncomingHttpHeaders): HeaderCopy {
+  const copy = copyWithout(headers, REQUEST_HOP_BY_HOP);
+  // Envoy keeps TE only as `trailers` (gRPC asks for them), and drops any other value.
+  const te = copy.te;
+  if (te !== undefined) {
+    if (/(^|,)\s*trailers\s*(;|,|$)/i.test(String(te))) copy.te = 'trailers';
+    else delete copy.te;
+  }
+  return copy;
+}
+
+/** An answer's headers as they go back to the caller. */
+export function returnedResponseHeaders(headers: IncomingHttpHeaders): HeaderCopy {
+  return copyWithout(headers, RESPONSE_HOP_BY_HOP);
 }
 
 export interface UpstreamCall {
@@ -69,7 +90,7 @@ export function relayRequest(
 ): ClientRequest {
   const upstream = callUpstream({
     protocol: 'http:', host: target.host, port: target.port, agent: target.agent,
-    method: req.method ?? 'GET', path: target.path ?? req.url ?? '/', headers: endToEndHeaders(req.headers), body: req,
+    method: req.method ?? 'GET', path: target.path ?? req.url ?? '/', headers: onwardRequestHeaders(req.headers), body: req,
   });
   res.once('close', () => {
     if (!res.writableFinished) upstream.destroy();
@@ -81,7 +102,7 @@ export function relayRequest(
       response.resume();
       return;
     }
-    res.writeHead(response.statusCode ?? 502, endToEndHeaders(response.headers));
+    res.writeHead(response.statusCode ?? 502, returnedResponseHeaders(response.headers));
     pipeAnswer(response, res);
   });
   return upstream;

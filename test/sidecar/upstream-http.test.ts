@@ -4,7 +4,7 @@
 import test from 'ava';
 import http, { type IncomingHttpHeaders, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { endToEndHeaders, relayRequest } from '../../src/sidecar/upstream-http.js';
+import { onwardRequestHeaders, relayRequest, returnedResponseHeaders } from '../../src/sidecar/upstream-http.js';
 
 async function listen(handler: RequestListener): Promise<{ server: http.Server; port: number; connections: () => number }> {
   const server = http.createServer(handler);
@@ -35,11 +35,22 @@ function get(port: number, headers: Record<string, string> = {}): Promise<{ stat
   });
 }
 
-test('end-to-end headers are every header but the ones about the connection', (t) => {
-  t.deepEqual(endToEndHeaders({
-    host: 'b:9080', connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', te: 'trailers',
-    upgrade: 'websocket', trailer: 'x', 'proxy-connection': 'keep-alive', 'set-cookie': ['a=1', 'b=2'], 'x-user': 'jason',
-  }), { host: 'b:9080', 'set-cookie': ['a=1', 'b=2'], 'x-user': 'jason' });
+test('a request goes on without the headers about its connection, as Envoy sends it', (t) => {
+  t.deepEqual(onwardRequestHeaders({
+    host: 'b:9080', connection: 'close', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked', upgrade: 'websocket',
+    'proxy-connection': 'keep-alive', te: 'gzip', trailer: 'x-checksum', 'set-cookie': ['a=1', 'b=2'], 'x-user': 'jason',
+  }), { host: 'b:9080', trailer: 'x-checksum', 'set-cookie': ['a=1', 'b=2'], 'x-user': 'jason' });
+  // TE stays only as `trailers` (what gRPC sends), whatever else it listed.
+  t.is(onwardRequestHeaders({ te: 'trailers' }).te, 'trailers');
+  t.is(onwardRequestHeaders({ te: 'deflate, Trailers;q=1' }).te, 'trailers');
+  t.false('te' in onwardRequestHeaders({ te: 'trailersx, gzip' }));
+});
+
+test('an answer comes back without the headers about its connection', (t) => {
+  t.deepEqual(returnedResponseHeaders({
+    'content-type': 'text/plain', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked',
+    'proxy-connection': 'close', 'x-app': 'ratings',
+  }), { 'content-type': 'text/plain', 'x-app': 'ratings' });
 });
 
 test("a caller's Connection: close stays on its hop: the upstream connection is kept and reused", async (t) => {
@@ -51,7 +62,7 @@ test("a caller's Connection: close stays on its hop: the upstream connection is 
   const front = await relay(upstream.port);
   try {
     for (let i = 0; i < 3; i++) {
-      const answer = await get(front.port, { connection: 'close', 'keep-alive': 'timeout=1', te: 'trailers', 'x-user': 'jason' });
+      const answer = await get(front.port, { connection: 'close', 'keep-alive': 'timeout=1', te: 'trailers, gzip', 'x-user': 'jason' });
       t.is(answer.status, 200);
       t.is(answer.body, 'GET /x?y=1');
     }
@@ -61,7 +72,7 @@ test("a caller's Connection: close stays on its hop: the upstream connection is 
       t.is(headers.host, `127.0.0.1:${front.port}`, 'the Host is the caller\'s');
       t.is(headers.connection, 'keep-alive', 'the upstream hop is kept alive whatever the caller asked of its own');
       t.is(headers['keep-alive'], undefined);
-      t.is(headers.te, undefined);
+      t.is(headers.te, 'trailers', 'TE goes on only as trailers');
     }
     t.is(upstream.connections(), 1, 'one upstream connection served all three');
   } finally {

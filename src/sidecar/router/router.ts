@@ -16,7 +16,7 @@ import { hostKey } from '../cluster.js';
 import { RetryState, type RetryStatus } from './retry-state.js';
 import { shadow, type SpanSink } from './shadow-writer.js';
 import { outlierStatus, sendAttempt, type Attempt } from './upstream-request.js';
-import { endToEndHeaders, pipeAnswer } from '../upstream-http.js';
+import { pipeAnswer, returnedResponseHeaders } from '../upstream-http.js';
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -185,7 +185,7 @@ export class Router implements OutboundFilter {
   private streamResponse(stream: OutboundStream, callbacks: FilterCallbacks, last: Attempt, response: IncomingMessage, status: number): void {
     const { res } = stream;
     const upstreamTime = Math.round(last.endMs - last.startMs);
-    const headers = endToEndHeaders(response.headers);
+    const headers = returnedResponseHeaders(response.headers);
     headers[HEADER.upstreamServiceTime] = String(upstreamTime);
     const ops = stream.responseHeaderOps;
     if (ops) {

@@ -10,7 +10,7 @@ import { formatTraceparent, newSpanId } from '../../telemetry/trace-context.js';
 import type { ClusterSet } from '../clusters.js';
 import type { OutboundStream } from '../stream.js';
 import { nowMs } from '../telemetry.js';
-import { callUpstream, endToEndHeaders } from '../upstream-http.js';
+import { callUpstream, onwardRequestHeaders } from '../upstream-http.js';
 
 const NOTHING_TRIED: ReadonlySet<string> = new Set();
 const SHADOW_TIMEOUT_MS = 30_000;
@@ -28,7 +28,7 @@ export function shadow(stream: OutboundStream, mirrors: readonly MirrorPolicy[],
     if (!endpoint) return;
     const spanId = newSpanId();
     const startMs = nowMs();
-    const headers = endToEndHeaders(stream.req.headers);
+    const headers = onwardRequestHeaders(stream.req.headers);
     const [host, port] = stream.authority.split(':');
     headers.host = `${mirror.host === stream.service ? host : mirror.host}-shadow${port ? `:${port}` : ''}`;
     headers.traceparent = formatTraceparent(stream.traceId, spanId, stream.sampled);

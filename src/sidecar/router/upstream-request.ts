@@ -12,7 +12,7 @@ import type { Cluster } from '../cluster.js';
 import type { Attempt, OutboundStream, Outcome } from '../stream.js';
 import { nowMs } from '../telemetry.js';
 import { ConnectFailure } from '../upstream-pool.js';
-import { callUpstream, endToEndHeaders } from '../upstream-http.js';
+import { callUpstream, onwardRequestHeaders } from '../upstream-http.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
 export const EMPTY = Buffer.alloc(0);
@@ -117,7 +117,7 @@ function attemptHeaders(spec: AttemptSpec, spanId: string): Record<string, strin
   const ops = spec.requestHeaders;
   // Removal edits the request itself, as Envoy's does, so the access log sees it too.
   if (ops) for (const name of ops.remove) delete stream.req.headers[name];
-  const headers = endToEndHeaders(stream.req.headers);
+  const headers = onwardRequestHeaders(stream.req.headers);
   delete headers.expect;
   const added: Record<string, string> = {};
   if (ops) {
