@@ -72,7 +72,9 @@ test('the route timeout answers 504 UT; per-try timeouts are retried and end in 
   try {
     const whole = await h.call('b', '/whole');
     t.is(whole.status, 504);
-    t.true(whole.ms >= 95 && whole.ms < 280, `${whole.ms} ms`);
+    // The 504 itself says the timeout fired before the app's answer at 300 ms; the time
+    // says it waited for it (no upper bound: a loaded machine may answer late).
+    t.true(whole.ms >= 95, `${whole.ms} ms`);
     const tries = await h.call('b', '/tries');
     t.is(tries.status, 504);
     const [first, second] = h.log();
@@ -131,23 +133,25 @@ test('when the retry budget (maxRetries) is spent, a retriable failure is not re
 
 test('past maxConnections and the pending queue, requests overflow at once with 503 UO and x-envoy-overloaded', async (t) => {
   const held: ServerResponse[] = [];
+  let released = false;
   const h = await outboundHarness(base + 'istio:' + `
   - apiVersion: networking.istio.io/v1
     kind: DestinationRule
     metadata: {name: b}
     spec: {host: b, trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 1}}}}
-`, { b: (_req, res) => held.push(res) });
+`, { b: (_req, res) => (released ? res.writeHead(200).end() : held.push(res)) });
   try {
     const first = h.call('b');
     const second = h.call('b');
+    // Both are in: one holds the only connection, the other waits in the pending queue.
     await new Promise((r) => setTimeout(r, 100));
     const third = await h.call('b');
     t.is(third.status, 503);
     t.is(third.headers['x-envoy-overloaded'], 'true');
-    t.true(third.ms < 100, 'an overflow is answered at once');
+    // At once: it was answered while the app still held the others (no timing needed).
+    t.true(held.length >= 1 && held.every((res) => !res.writableEnded), 'an overflow is answered at once, not queued');
+    released = true;
     for (const res of held) res.writeHead(200).end();
-    await new Promise((r) => setTimeout(r, 50));
-    for (const res of held) if (!res.writableEnded) res.writeHead(200).end();
     t.deepEqual([(await first).status, (await second).status], [200, 200], 'the queued one went when the first was done');
     t.true(h.log().some((e) => e.response_flags === 'UO'));
   } finally {
