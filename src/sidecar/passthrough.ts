@@ -1,8 +1,10 @@
 // What stands in for a sidecar in a pod outside the mesh (`sidecar: false`): the pod's
-// network and kube-proxy, nothing more. Callers reach the app unchanged; the app's calls
-// go to an instance of the service they name, round robin, in plaintext, with no
-// routing rules, retries, identity or telemetry (a real pod without Envoy has none). A
-// connection the other end resets is reset here too, as the app would see it.
+// network and kube-proxy, nothing more. Callers reach the app unchanged, but for the
+// hop-by-hop headers: a request crosses two connections here where kube-proxy's is one,
+// and each frames its own. The app's calls go to an instance of the service they name,
+// round robin, in plaintext, with no routing rules, retries, identity or telemetry (a
+// real pod without Envoy has none). A connection the other end resets is reset here
+// too, as the app would see it.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { serviceFromAuthority, type SidecarSnapshot } from '../control/protocol.js';

@@ -77,9 +77,10 @@ export function callUpstream(call: UpstreamCall): ClientRequest {
 }
 
 /**
- * Forwards `req` as it came (end-to-end headers, plus `extra`) and streams the answer
- * to `res`; a downstream that goes away takes the upstream request with it. `failed` hears
- * of a request that got no answer, `answered` of the upstream response before it is copied.
+ * Forwards `req` as it came (less the headers about its connection) and streams the
+ * answer to `res`; a downstream that goes away takes the upstream request with it.
+ * `failed` hears of a request that got no answer, `answered` of the upstream response
+ * before it is copied.
  */
 export function relayRequest(
   req: IncomingMessage,
