@@ -3,8 +3,8 @@
 // and a pod without a sidecar). Headers that describe one connection stay on it, as
 // Envoy's connection manager removes them (ConnectionManagerUtility): from a request
 // Connection, Upgrade, Keep-Alive, Proxy-Connection and Transfer-Encoding, and TE unless
-// it asks for trailers; from a response Connection, Keep-Alive, Proxy-Connection and
-// Transfer-Encoding. Each connection frames its own messages, so a caller's
+// it asks for trailers; from a response Connection, Upgrade, Keep-Alive, Proxy-Connection
+// and Transfer-Encoding. Each connection frames its own messages, so a caller's
 // `Connection: close` never closes a pooled upstream connection, and an upstream's
 // chunking is not copied onto a download that Node frames again.
 //
@@ -16,7 +16,7 @@ import http, { type ClientRequest, type IncomingHttpHeaders, type IncomingMessag
 import https from 'node:https';
 
 const REQUEST_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
-const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
+const RESPONSE_HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'upgrade', 'keep-alive', 'proxy-connection', 'transfer-encoding']);
 
 type HeaderCopy = Record<string, string | string[]>;
 

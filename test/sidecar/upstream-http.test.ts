@@ -49,7 +49,7 @@ test('a request goes on without the headers about its connection, as Envoy sends
 test('an answer comes back without the headers about its connection', (t) => {
   t.deepEqual(returnedResponseHeaders({
     'content-type': 'text/plain', connection: 'keep-alive', 'keep-alive': 'timeout=5', 'transfer-encoding': 'chunked',
-    'proxy-connection': 'close', 'x-app': 'ratings',
+    'proxy-connection': 'close', upgrade: 'h2c', 'x-app': 'ratings',
   }), { 'content-type': 'text/plain', 'x-app': 'ratings' });
 });
 
