@@ -48,7 +48,6 @@ function connectionSecurity(req: IncomingMessage, ownSpiffe: string | undefined)
 
 export class Inbound {
   // To the app over the pod's loopback (in memory when both share a node), from Istio's 127.0.0.6.
-  private readonly agent: http.Agent;
   private readonly target: { host: string; port: number; agent: http.Agent };
   private readonly cluster: string;
   private readonly workload: { namespace: string; labels: Record<string, string> };
@@ -56,8 +55,8 @@ export class Inbound {
   constructor(private readonly ctx: SidecarContext) {
     this.workload = { namespace: ctx.boot.namespace, labels: podLabelsOf(ctx.boot.service, ctx.boot.version) };
     const app = ctx.boot.app!;
-    this.agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo', localAddress: inboundBindAddress(app.host) });
-    this.target = { host: app.host, port: app.port, agent: this.agent };
+    const agent = loopbackAgent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo', localAddress: inboundBindAddress(app.host) });
+    this.target = { host: app.host, port: app.port, agent };
     // Istio names the inbound cluster by the service's port, not the port the app happens to listen on.
     this.cluster = `inbound|${ctx.boot.servicePort}||`;
   }
@@ -232,6 +231,6 @@ export class Inbound {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.target.agent.destroy();
   }
 }

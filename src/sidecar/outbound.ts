@@ -21,14 +21,16 @@ import { faultFilter } from './filters/fault.js';
 import type { FilterCallbacks, OutboundFilter } from './filters/filter.js';
 import { rescue, type Failure } from './local-reply.js';
 import { Router } from './router/router.js';
-import { EMPTY } from './router/upstream-request.js';
 import { causeOf, OutboundStream, type Attempt } from './stream.js';
 import { nowMs } from './telemetry.js';
 
 /** Like Envoy's per-request buffer limit: bodies are kept whole so a retry can resend them. */
 export const MAX_BUFFERED_BODY = 1024 * 1024;
 
-/** A request without a body needs no buffer: its first try pipes it straight through. */
+/** No bytes: the buffered body of a request without one (every try sends it), and an empty local reply. */
+const EMPTY = Buffer.alloc(0);
+
+/** A request without a body: there is nothing to read or keep. */
 function isBodiless(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   return (length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined;

@@ -96,7 +96,7 @@ export function relayRequest(
   res.once('close', () => {
     if (!res.writableFinished) upstream.destroy();
   });
-  upstream.once('error', failed);
+  upstream.on('error', failed);
   upstream.once('response', (response) => {
     answered?.(response);
     if (res.destroyed) {

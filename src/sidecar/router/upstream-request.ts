@@ -1,7 +1,7 @@
 // One attempt at one upstream host, as Envoy's UpstreamRequest: the request forwarded
-// with this attempt's trace context and attempt count, its per-try
-// (or the overall) timeout, and a result that is exactly one outcome: a response, a
-// connection failure, a reset, or a timeout.
+// with this attempt's trace context and attempt count, its per-try (or the overall)
+// timeout, and a result that is exactly one outcome: a response, a connection failure,
+// a reset, or a timeout.
 
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Endpoint } from '../../control/protocol.js';
@@ -15,23 +15,22 @@ import { ConnectFailure } from '../upstream-pool.js';
 import { callUpstream, onwardRequestHeaders } from '../upstream-http.js';
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EADDRNOTAVAIL']);
-export const EMPTY = Buffer.alloc(0);
 
 /** The attempt in flight, and the one answer it comes to. */
 export class UpstreamRequest {
-  proxyReq: ClientRequest | undefined;
+  request: ClientRequest | undefined;
   private settled = false;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly resolve: (outcome: Outcome, response?: IncomingMessage) => void) {}
 
-  attach(proxyReq: ClientRequest): void {
-    this.proxyReq = proxyReq;
+  attach(request: ClientRequest): void {
+    this.request = request;
     if (this.settled) {
-      proxyReq.destroy();
+      request.destroy();
       return;
     }
-    proxyReq.once('response', (response) => this.settle({
+    request.once('response', (response) => this.settle({
       kind: 'response',
       status: response.statusCode ?? 502,
       ...(response.headers['x-envoy-overloaded'] === 'true' ? { overloaded: true } : {}),
@@ -49,7 +48,7 @@ export class UpstreamRequest {
   failed(error: NodeJS.ErrnoException): void {
     const code = error.code ?? '';
     if (error instanceof ConnectFailure) this.settle({ kind: 'connect-failure' });
-    else if (code === 'ECONNRESET' && this.proxyReq?.reusedSocket) this.settle({ kind: 'connect-failure' });
+    else if (code === 'ECONNRESET' && this.request?.reusedSocket) this.settle({ kind: 'connect-failure' });
     else this.settle(CONNECT_ERRORS.has(code) ? { kind: 'connect-failure' } : { kind: 'reset' });
   }
 
@@ -57,7 +56,7 @@ export class UpstreamRequest {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
-    if (outcome.kind !== 'response') this.proxyReq?.destroy();
+    if (outcome.kind !== 'response') this.request?.destroy();
     this.resolve(outcome, response);
   }
 }
@@ -103,7 +102,7 @@ export function sendAttempt(spec: AttemptSpec): Promise<Attempt> {
       // Every try sends the buffered body (empty for a bodiless request), so a retry can.
       body: stream.body,
     });
-    request.once('error', (error: NodeJS.ErrnoException) => upstream.failed(error));
+    request.on('error', (error: NodeJS.ErrnoException) => upstream.failed(error));
     upstream.attach(request);
   });
 }
