@@ -22,8 +22,6 @@ import { handleGrpcExport } from '../telemetry/collector-grpc.js';
 import { dispatchByVersion } from './both-http-versions.js';
 import { authorization } from '../control/http.js';
 
-export { authorization };
-
 export class Hub {
   private readonly servers: net.Server[] = [];
   port = 0;

@@ -25,7 +25,8 @@ import {
 } from '../runtime/runtime.js';
 import { PodDirectory } from './pod-directory.js';
 import { Reaper } from '../runtime/reaper.js';
-import { Hub, authorization } from './hub.js';
+import { Hub } from './hub.js';
+import { authorization } from '../control/http.js';
 import { gatewayPlan, matchInstances, planInstances } from './plan.js';
 import { TimelineRunner } from './timeline.js';
 import { scenarioChanges, type ScenarioChanges } from './changes.js';

@@ -11,7 +11,6 @@ import type { Span } from './span.js';
 
 export const EXPORT_METHOD = '/opentelemetry.proto.collector.trace.v1.TraceService/Export';
 
-
 /** A gRPC message's prefix: a compressed flag and the length, big-endian. */
 const PREFIX_BYTES = 5;
 

@@ -2,7 +2,8 @@
 // no request, however large, deep or wide, can stop them or grow them without bound.
 import test from 'ava';
 import { gzipSync } from 'node:zlib';
-import { Hub, authorization } from '../../src/mesh/hub.js';
+import { Hub } from '../../src/mesh/hub.js';
+import { authorization } from '../../src/control/http.js';
 import { ControlPlane } from '../../src/control/plane.js';
 import { emptyMeshConfig } from '../../src/policy/config.js';
 import { encodeSpans } from '../../src/telemetry/otlp.js';
