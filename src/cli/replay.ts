@@ -4,7 +4,8 @@
 
 import { formatSummary } from '../mesh/summary.js';
 import { loadRecording, replayAll, RecordingError, type Recording } from '../record/replay.js';
-import { Player, SPEEDS } from '../record/player.js';
+import { Player } from '../record/player.js';
+import { SPEEDS } from '../record/speeds.js';
 import { parseDuration } from '../scenario/units.js';
 import { EXIT, UserError } from './exit-codes.js';
 import { loadUi } from './up.js';

@@ -6,8 +6,7 @@
 import { UiStore, type ReplayState } from '../tui/store.js';
 import type { AppSource } from '../tui/pane.js';
 import { ReplayedMesh, type Recording } from './replay.js';
-
-export const SPEEDS = [0.5, 1, 2, 4, 8, 16] as const;
+import { SPEEDS } from './speeds.js';
 
 export class Player {
   mesh!: ReplayedMesh;

@@ -3,8 +3,9 @@
 // testcontainers-node puts its client behind one. dockerode implements it here and
 // nowhere else; a test can hand the runtime a fake that fails where it likes.
 
+import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
-import Docker from 'dockerode';
+import type Docker from 'dockerode';
 import { LineSplitter } from '../lines.js';
 
 /** The Engine API's container-create body (what `docker create` sends). */
@@ -85,8 +86,16 @@ export function dockerError(error: unknown): string {
   return e.json?.message ?? e.reason ?? e.message ?? String(error);
 }
 
+/**
+ * dockerode, loaded when a Docker client is first made: with its gRPC and SSH stacks it
+ * took 70-100 ms to load, which every command paid, Docker or not.
+ */
+function loadDockerode(): typeof Docker {
+  return createRequire(import.meta.url)('dockerode') as typeof Docker;
+}
+
 /** The client on dockerode: DOCKER_HOST, or the local socket. */
-export function connectDocker(docker: Docker = new Docker()): DockerClient {
+export function connectDocker(docker: Docker = new (loadDockerode())()): DockerClient {
   const follow = (stream: NodeJS.ReadableStream) => new Promise<void>((resolve, reject) => {
     docker.modem.followProgress(stream, (error: Error | null) => (error ? reject(error) : resolve()));
   });

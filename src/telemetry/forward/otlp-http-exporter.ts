@@ -3,7 +3,6 @@
 // user's headers, a timeout per request, and the OTLP spec's retry rule: 429, 502, 503
 // and 504 (and a connection that failed) are worth retrying, anything else is not.
 
-import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { encodeResourceSpans } from '../otlp.js';
 import type { AttributeValue, Span } from '../span.js';
 import { VERSION } from '../../version.js';
@@ -22,12 +21,20 @@ export interface OtlpHttpOptions {
   timeoutMs: number;
 }
 
+/**
+ * OpenTelemetry's serializer, loaded on the first protobuf export: it brings the SDK's
+ * metrics and logs packages (some 250 modules, 50 ms), which a run that forwards no
+ * spans should not wait for.
+ */
+let protobufSerializer: Promise<typeof import('@opentelemetry/otlp-transformer').ProtobufTraceSerializer> | undefined;
+const loadProtobufSerializer = () => (protobufSerializer ??= import('@opentelemetry/otlp-transformer').then((m) => m.ProtobufTraceSerializer));
+
 export class OtlpHttpExporter implements SpanExporter {
   private readonly resources = new ResourceCache();
 
   constructor(private readonly options: OtlpHttpOptions) {}
 
-  private encode(spans: readonly Span[]): { body: Uint8Array | string; type: string } {
+  private async encode(spans: readonly Span[]): Promise<{ body: Uint8Array | string; type: string }> {
     if (this.options.protocol === 'http/json') {
       // Grouped by resource, as the sidecars sent them.
       const groups = new Map<string, { resource: Record<string, AttributeValue>; spans: Span[] }>();
@@ -41,11 +48,11 @@ export class OtlpHttpExporter implements SpanExporter {
       return { body: encodeResourceSpans([...groups.values()], SCOPE), type: 'application/json' };
     }
     const readable = spans.map((s) => toReadableSpan(s, this.resources, SCOPE));
-    return { body: ProtobufTraceSerializer.serializeRequest(readable)!, type: 'application/x-protobuf' };
+    return { body: (await loadProtobufSerializer()).serializeRequest(readable)!, type: 'application/x-protobuf' };
   }
 
   async export(spans: readonly Span[]): Promise<ExportResult> {
-    const { body, type } = this.encode(spans);
+    const { body, type } = await this.encode(spans);
     try {
       const res = await fetch(this.options.url, {
         method: 'POST',
