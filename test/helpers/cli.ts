@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT } from '../../src/version.js';
 
-export const BIN = join(PACKAGE_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The command as installed: the bundle `npm run build` makes (scripts/bundle.mjs), as package.json's bin names it. */
+export const BIN = join(PACKAGE_ROOT, 'dist', 'bundle', 'mesh-sim.js');
 
 /** A scenario written to a fresh temporary directory, for the CLI to read as a user's file. */
 export async function scenarioFile(text: string, name = 'scenario.yaml'): Promise<string> {
