@@ -361,7 +361,33 @@ async function dockerBenchmarks(): Promise<Record<string, unknown>> {
   };
 }
 
+/**
+ * The installed command (package.json's bin), as a user types it, from its spawn to its
+ * `ready:` line: Node's own start, loading mesh-sim, the scenario, the nodes' start and
+ * the pods' certificates. firstTrace's session cannot see that part: it runs in this
+ * process, with everything loaded.
+ */
+async function commandToReady(): Promise<number> {
+  const began = performance.now();
+  const child = spawn(process.execPath, [`${PACKAGE_ROOT}/dist/bundle/mesh-sim.js`, 'run', `${PACKAGE_ROOT}/scenarios/bookinfo.yaml`, '--duration', '1s'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  children.push(child);
+  let readyMs = NaN;
+  let text = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    text += d.toString();
+    if (Number.isNaN(readyMs) && /^\s*ready: /m.test(text)) readyMs = performance.now() - began;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+  if (code !== 0 || Number.isNaN(readyMs)) throw new Error(`mesh-sim run bookinfo exited ${code} (ready seen: ${!Number.isNaN(readyMs)}): ${text.slice(-400)}`);
+  return readyMs;
+}
+
 async function bookinfoBenchmarks(): Promise<Record<string, unknown>> {
+  log('Bookinfo: the command to ready, three times');
+  const toReady: number[] = [];
+  for (let i = 0; i < 3; i++) toReady.push(await commandToReady());
   log('Bookinfo: time to the first complete trace, and memory per instance');
   const { session, firstTraceMs, startupMs } = await firstTrace('process');
   await new Promise((r) => setTimeout(r, 3000));
@@ -373,9 +399,13 @@ async function bookinfoBenchmarks(): Promise<Record<string, unknown>> {
   const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
   const sum = (pick: (m: Memory) => number) => parts.reduce((s, m) => s + pick(m), 0);
   return {
+    // In this process, from loading the scenario: what the session itself takes.
     firstCompleteTraceMs: round(firstTraceMs, 0),
     startupMs: round(startupMs, 0),
-    firstTraceTarget: '<= 1000 ms from `run` start',
+    // As a user sees it: the command's own start to ready, then ready to the first trace.
+    commandToReadyMs: toReady.map((ms) => round(ms, 0)),
+    fromCommandMs: round(median(toReady) + firstTraceMs - startupMs, 0),
+    firstTraceTarget: '<= 1000 ms from `run` start (fromCommandMs: the command to ready, measured, plus ready to the first trace)',
     memory: {
       instances,
       nodeProcesses: runtime.nodeProcesses,
