@@ -86,16 +86,32 @@ export class OtlpHttpExporter implements SpanExporter {
   }
 }
 
+/** How a SpanBatcher paces its batches (see SpanBatcher). */
+export interface BatchOptions {
+  /** The wait between batches in a steady flow (ms). */
+  flushMs?: number;
+  /** Most spans in one batch. */
+  maxBatch?: number;
+  /** Most spans kept while the collector cannot be reached. */
+  maxQueue?: number;
+  /** The wait for the first batches after a quiet spell (ms). */
+  gatherMs?: number;
+  /** How long after a quiet spell batches keep going every gatherMs (ms). */
+  rampMs?: number;
+}
+
 /**
  * Spans batched apart from their export, as OpenTelemetry's BatchSpanProcessor does:
  * from one sidecar, or from every sidecar of a node process at once. In a steady flow a
  * batch goes once every `flushMs` (once a second: an idle sidecar costs no CPU), or at
- * `maxBatch`. After a quiet spell the first batch waits only `gatherMs` and the wait
- * doubles with each batch up to `flushMs`, so the first trace a learner looks for (a
- * run's first request, a request sent by hand) appears at once, however long it took,
- * rather than a second late. When the collector cannot be reached spans wait, up to
- * `maxQueue`, past which the oldest are dropped and counted, so nothing grows without
- * bound.
+ * `maxBatch`. After a quiet spell batches go every `gatherMs` for `rampMs`, then the
+ * wait doubles with each batch up to `flushMs`, so the first traces a learner looks for
+ * (a run's first requests, a request sent by hand) appear at once, however long they
+ * took, rather than a second late. The ramp is what makes the first trace whole: a cold
+ * first request takes 100-200 ms and its spans end over that time, while a wait that
+ * doubled from the first batch left its last spans 100 ms behind the others. When the
+ * collector cannot be reached spans wait, up to `maxQueue`, past which the oldest are
+ * dropped and counted, so nothing grows without bound.
  *
  * A batch holds at most `maxBatch` spans (256, some 230 kB): the collector decodes a
  * batch in one go on mesh-sim's event loop, which also paces the traffic. Batches of
@@ -116,20 +132,26 @@ export class SpanBatcher {
   private timer: NodeJS.Timeout | undefined;
   /** When the last batch went, on the monotonic clock. */
   private lastFlushAt = -Infinity;
-  /** The wait after the last batch: `gatherMs` after a quiet spell, doubling to `flushMs`. */
+  /** The wait after the last batch: `gatherMs` after a quiet spell, doubling to `flushMs` once the ramp is over. */
   private interval: number;
+  /** When the spans began to come after the last quiet spell, on the monotonic clock. */
+  private activeSince = -Infinity;
   dropped = 0;
   failures = 0;
   private stopped = false;
+  private readonly flushMs: number;
+  private readonly maxBatch: number;
+  private readonly maxQueue: number;
+  private readonly gatherMs: number;
+  private readonly rampMs: number;
 
-  constructor(
-    private readonly exporter: SpanExporter,
-    private readonly flushMs = 1000,
-    private readonly maxBatch = 256,
-    private readonly maxQueue = 50_000,
-    private readonly gatherMs = 50,
-  ) {
-    this.interval = gatherMs;
+  constructor(private readonly exporter: SpanExporter, options: BatchOptions = {}) {
+    this.flushMs = options.flushMs ?? 1000;
+    this.maxBatch = options.maxBatch ?? 256;
+    this.maxQueue = options.maxQueue ?? 50_000;
+    this.gatherMs = options.gatherMs ?? 50;
+    this.rampMs = options.rampMs ?? 500;
+    this.interval = this.gatherMs;
   }
 
   private schedule(): void {
@@ -143,7 +165,13 @@ export class SpanBatcher {
   }
 
   add(resource: Resource, span: Span): void {
-    if (this.queue.length === 0 && !this.sending && performance.now() - this.lastFlushAt >= this.flushMs) this.interval = this.gatherMs;
+    if (this.queue.length === 0 && !this.sending) {
+      const now = performance.now();
+      if (now - this.lastFlushAt >= this.flushMs) {
+        this.interval = this.gatherMs;
+        this.activeSince = now;
+      }
+    }
     this.queue.push({ resource, json: encodeSpanBytes(span) });
     this.schedule();
     if (this.queue.length > this.maxQueue) {
@@ -179,7 +207,7 @@ export class SpanBatcher {
     while (this.sending) await this.sending;
     if (this.queue.length > 0) {
       this.lastFlushAt = performance.now();
-      this.interval = Math.min(this.flushMs, this.interval * 2);
+      this.interval = this.lastFlushAt - this.activeSince < this.rampMs ? this.gatherMs : Math.min(this.flushMs, this.interval * 2);
     }
     let owed = this.queue.length;
     while (this.queue.length > 0 && (everything || owed > 0 || this.queue.length >= this.maxBatch)) {

@@ -24,7 +24,7 @@ import { NODE_ENV, type NodeBoot, type NodeRequest, type NodeReport } from './no
 
 const boot = readBootEnv<NodeBoot>(process.env, NODE_ENV);
 const control = new NodeSubscription(boot.controlUrl, boot.node, boot.controlSecret, (m) => line(boot.node, 'sidecar', 'stderr', m));
-const spans = new SpanBatcher(new OtlpHttpExporter(boot.controlUrl, boot.controlSecret), boot.flushMs);
+const spans = new SpanBatcher(new OtlpHttpExporter(boot.controlUrl, boot.controlSecret), { flushMs: boot.flushMs });
 const host: SidecarHost = {
   subscribe: (instance, onSnapshot) => control.joinSidecar(instance, onSnapshot),
   spans: (resource) => spans.sink(resource, false),
