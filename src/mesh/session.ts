@@ -223,6 +223,9 @@ export class MeshSession extends EventEmitter<SessionEvents> {
     try {
       const prep = await this.runtime.prepare((m) => this.emit('progress', m));
       const port = await this.hub.listen(prep.listenHosts);
+      // The root is made while the pods start (a refusal reaches the first signing request),
+      // not when their first signing requests come and would wait for it.
+      this.hub.ca().catch(() => {});
       const controlUrl = `http://${prep.controlHost}:${port}`;
       this.collectorUrl = `http://127.0.0.1:${port}`;
       this.settleTimer = setInterval(() => this.settle(false), 500);
