@@ -88,15 +88,15 @@ export class OtlpHttpExporter implements SpanExporter {
 
 /** How a SpanBatcher paces its batches (see SpanBatcher). */
 export interface BatchOptions {
-  /** The wait between batches in a steady flow (ms). */
+  /** The wait between batches in a steady flow (ms; 1000). */
   flushMs?: number;
-  /** Most spans in one batch. */
+  /** Most spans in one batch (256). */
   maxBatch?: number;
-  /** Most spans kept while the collector cannot be reached. */
+  /** Most spans kept while the collector cannot be reached (50,000). */
   maxQueue?: number;
-  /** The wait for the first batches after a quiet spell (ms). */
+  /** The wait for the first batches after a quiet spell (ms; 50). */
   gatherMs?: number;
-  /** How long after a quiet spell batches keep going every gatherMs (ms). */
+  /** How long after a quiet spell batches keep going every gatherMs (ms; 500). */
   rampMs?: number;
 }
 
