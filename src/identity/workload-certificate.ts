@@ -3,7 +3,7 @@
 // (with the run's secret), and get back the certificate and the mesh's root.
 
 import { ALGORITHM, generateKeys, privateKeyPem, x509 } from './x509.js';
-import { authorization } from '../control/http.js';
+import { postJson } from '../control/http.js';
 
 export interface WorkloadCertificate {
   spiffe: string;
@@ -27,15 +27,10 @@ export async function signingRequest(spiffe: string): Promise<{ csr: string; key
 /** Asks the control plane at `controlUrl` to certify this instance as `spiffe`. */
 export async function requestCertificate(controlUrl: string, secret: string, instance: string, spiffe: string): Promise<WorkloadCertificate> {
   const { csr, key } = await signingRequest(spiffe);
-  const res = await fetch(`${controlUrl}/v1/certificate/${encodeURIComponent(instance)}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: authorization(secret) },
-    body: JSON.stringify({ csr }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = await res.json().catch(() => ({})) as { certificate?: string; root?: string; notAfter?: string; error?: string };
-  if (!res.ok || !body.certificate || !body.root) {
-    throw new Error(`the control plane refused ${instance}'s certificate: ${body.error ?? `HTTP ${res.status}`}`);
+  const { status, json } = await postJson(`${controlUrl}/v1/certificate/${encodeURIComponent(instance)}`, secret, { csr }, 10_000);
+  const body = json as { certificate?: string; root?: string; notAfter?: string; error?: string };
+  if (status !== 200 || typeof body.certificate !== 'string' || typeof body.root !== 'string') {
+    throw new Error(`the control plane refused ${instance}'s certificate: ${body.error ?? `HTTP ${status}`}`);
   }
   return { spiffe, key, certificate: body.certificate, root: body.root, notAfterMs: Date.parse(body.notAfter ?? '') || Date.now() + 3_600_000 };
 }

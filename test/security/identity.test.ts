@@ -4,7 +4,10 @@
 import test from 'ava';
 import { X509Certificate } from 'node:crypto';
 import { CertificateAuthority, CertificateRequestError } from '../../src/identity/ca.js';
-import { signingRequest } from '../../src/identity/workload-certificate.js';
+import { requestCertificate, signingRequest } from '../../src/identity/workload-certificate.js';
+import { Hub } from '../../src/mesh/hub.js';
+import { ControlPlane } from '../../src/control/plane.js';
+import { emptyMeshConfig } from '../../src/policy/config.js';
 import { namespaceOfPrincipal, principalOf, spiffeFromAltNames, spiffeId, workloadSpiffeId } from '../../src/identity/spiffe.js';
 
 test('the CA signs a pod\'s request with its SPIFFE ID in a URI SAN, short-lived, under the run\'s root', async (t) => {
@@ -35,6 +38,22 @@ test('a request naming another identity, or not signed by its key, is refused', 
   body[body.length - 10]! ^= 0xff; // a bit of the signature flipped
   const tampered = `${lines[0]}\n${body.toString('base64')}\n${lines.at(-1)}\n`;
   await t.throwsAsync(ca.sign(tampered, workloadSpiffeId('ratings', 'default')), { instanceOf: CertificateRequestError });
+});
+
+test("a pod asks the hub for its certificate with the run's secret, and hears why when it is refused", async (t) => {
+  const hub = new Hub(new ControlPlane({ services: [], config: emptyMeshConfig() }, 1), (instance) => (instance === 'reviews-v1-0'
+    ? { instance, service: 'reviews', version: 'v1', serviceAccount: undefined, host: '127.0.0.1', port: 1 }
+    : undefined), () => {});
+  const url = `http://127.0.0.1:${await hub.listen(['127.0.0.1'])}`;
+  t.teardown(() => hub.close());
+  const spiffe = workloadSpiffeId('reviews', 'default');
+  const issued = await requestCertificate(url, hub.secret, 'reviews-v1-0', spiffe);
+  t.is(new X509Certificate(issued.certificate).subjectAltName, `URI:${spiffe}`);
+  t.true(new X509Certificate(issued.certificate).checkIssued(new X509Certificate(issued.root)));
+  t.true(issued.notAfterMs > Date.now() + 23 * 3600_000);
+  await t.throwsAsync(requestCertificate(url, hub.secret, 'ratings-v1-0', workloadSpiffeId('ratings', 'default')), { message: /refused ratings-v1-0's certificate: no instance ratings-v1-0 in this mesh/ });
+  await t.throwsAsync(requestCertificate(url, hub.secret, 'reviews-v1-0', workloadSpiffeId('ratings', 'default')), { message: /refused reviews-v1-0's certificate: .*names spiffe:\/\/cluster.local\/ns\/default\/sa\/ratings/ });
+  await t.throwsAsync(requestCertificate(url, 'not-the-secret', 'reviews-v1-0', spiffe), { message: /refused reviews-v1-0's certificate: HTTP 401/ });
 });
 
 test('SPIFFE IDs, principals and namespaces as Istio writes them', (t) => {
