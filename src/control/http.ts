@@ -30,36 +30,48 @@ export function readBounded(req: IncomingMessage, limit: number): Promise<{ body
   });
 }
 
+/** What the hub answered a POST: its status and its body. */
+export interface HubAnswer {
+  status: number;
+  body: Buffer;
+}
+
 /**
- * POSTs `body` as JSON to the hub with the run's secret; resolves with the status and
- * the answer's JSON (or {} when it is not JSON). node:http rather than fetch: a pod's
- * first request to the hub is its certificate's, on the way to ready, and fetch's
- * first call in a process loads and compiles its client first (30 ms here).
+ * POSTs a JSON body to the hub with the run's secret, over `agent` when given (a
+ * sender that posts often keeps its connection). Resolves with the answer, whatever
+ * its status; rejects when the hub cannot be reached or does not answer within
+ * `timeoutMs`. node:http rather than fetch: a pod's first request to the hub is its
+ * certificate's, on the way to ready, and fetch's first call in a process loads and
+ * compiles its client first (30 ms here).
  */
-export function postJson(url: string, secret: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: Record<string, unknown> }> {
-  const text = JSON.stringify(body);
+export function postToHub(url: string | URL, secret: string, json: string | Buffer, options: { timeoutMs: number; agent?: http.Agent }): Promise<HubAnswer> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
       method: 'POST',
-      timeout: timeoutMs,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), authorization: authorization(secret) },
+      timeout: options.timeoutMs,
+      ...(options.agent ? { agent: options.agent } : {}),
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json), authorization: authorization(secret) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        let json: Record<string, unknown> = {};
-        try {
-          const parsed: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-          if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
-        } catch {
-          // Not JSON: the caller judges by the status.
-        }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
       res.on('error', reject);
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
     req.on('error', reject);
-    req.end(text);
+    req.end(json);
   });
+}
+
+/** postToHub with `body` as JSON, and the answer's JSON (or {} when it is not JSON). */
+export async function postJson(url: string, secret: string, body: unknown, timeoutMs: number): Promise<{ status: number; json: Record<string, unknown> }> {
+  const answer = await postToHub(url, secret, JSON.stringify(body), { timeoutMs });
+  let json: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(answer.body.toString('utf8'));
+    if (parsed !== null && typeof parsed === 'object') json = parsed as Record<string, unknown>;
+  } catch {
+    // Not JSON: the caller judges by the status.
+  }
+  return { status: answer.status, json };
 }

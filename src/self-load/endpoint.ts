@@ -5,7 +5,7 @@
 
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { authorization, readBounded, sendJson } from '../control/http.js';
+import { postToHub, readBounded, sendJson } from '../control/http.js';
 
 const PATH = /^\/v1\/load\/([A-Za-z0-9._-]+)$/;
 const MAX_BODY_BYTES = 256;
@@ -55,15 +55,7 @@ export class LoadPoster {
 
   send(busy: number): void {
     const body = JSON.stringify({ busy: Math.round(busy * 1000) / 1000 });
-    const req = http.request(this.url, {
-      method: 'POST',
-      agent: this.agent,
-      timeout: 2000,
-      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: authorization(this.secret) },
-    }, (res) => res.resume());
-    req.on('timeout', () => req.destroy());
-    req.on('error', () => {});
-    req.end(body);
+    postToHub(this.url, this.secret, body, { timeoutMs: 2000, agent: this.agent }).catch(() => {});
   }
 
   stop(): void {

@@ -9,7 +9,7 @@ import { encodeSpanBytes, joinEncodedSpans, type EncodedResourceSpans, type Reso
 import { SIDECAR_SDK, type Span } from '../telemetry/span.js';
 import { RequestMetrics } from './request-metrics.js';
 import { TcpMetrics } from './tcp-metrics.js';
-import { authorization } from '../control/http.js';
+import { postToHub } from '../control/http.js';
 
 export class IstioMetrics {
   readonly registry = new Registry();
@@ -63,22 +63,10 @@ export class OtlpHttpExporter implements SpanExporter {
     this.url = new URL('/v1/traces', collectorUrl);
   }
 
-  export(groups: readonly EncodedResourceSpans[]): Promise<void> {
+  async export(groups: readonly EncodedResourceSpans[]): Promise<void> {
     const body = joinEncodedSpans(groups, { name: SIDECAR_SDK, version: '1' });
-    return new Promise((resolve, reject) => {
-      const req = http.request(this.url, {
-        method: 'POST',
-        agent: this.agent,
-        headers: { 'content-type': 'application/json', 'content-length': body.length, authorization: authorization(this.secret) },
-        timeout: 5000,
-      }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`collector answered ${res.statusCode}`))));
-      });
-      req.on('timeout', () => req.destroy(new Error('collector timed out')));
-      req.on('error', reject);
-      req.end(body);
-    });
+    const { status } = await postToHub(this.url, this.secret, body, { timeoutMs: 5000, agent: this.agent });
+    if (status !== 200) throw new Error(`collector answered ${status}`);
   }
 
   shutdown(): void {
