@@ -20,6 +20,7 @@ import type { ProcessRuntime } from '../../src/runtime/process/process-runtime.j
 import { PACKAGE_ROOT } from '../../src/version.js';
 import type { LoadArgs } from './load-args.js';
 import { quantile } from '../helpers/quantile.js';
+import { BIN } from '../helpers/cli.js';
 import { cpuOf } from './cpu.js';
 import { startNginx } from './nginx.js';
 import { nodeFlags } from '../../src/runtime/process/node-process.js';
@@ -369,7 +370,7 @@ async function dockerBenchmarks(): Promise<Record<string, unknown>> {
  */
 async function commandToReady(): Promise<number> {
   const began = performance.now();
-  const child = spawn(process.execPath, [`${PACKAGE_ROOT}/dist/bundle/mesh-sim.js`, 'run', `${PACKAGE_ROOT}/scenarios/bookinfo.yaml`, '--duration', '1s'], {
+  const child = spawn(process.execPath, [BIN, 'run', `${PACKAGE_ROOT}/scenarios/bookinfo.yaml`, '--duration', '1s'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   children.push(child);
